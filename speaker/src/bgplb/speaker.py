@@ -40,16 +40,6 @@ class PeerSettings:
     next_hop_v6: str | None = None
 
 
-@dataclass(slots=True)
-class PeerStats:
-    updates_sent: int = 0
-    updates_received: int = 0
-    notifications_sent: int = 0
-    notifications_received: int = 0
-    established_count: int = 0
-    last_down_reason: str | None = None
-
-
 class _Protocol(asyncio.Protocol):
     """One TCP connection; the object itself is the connection id the session sees."""
 
@@ -90,7 +80,8 @@ class PeerRunner:
         self.loop = asyncio.get_running_loop()
         self.session = fsm.Session(settings.session, restarting=restarting)
         self.ribout = AdjRibOut()
-        self.stats = PeerStats()
+        self.established_count = 0
+        self.last_down_reason: str | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._connecting: asyncio.Task[None] | None = None
         self._encoder: AttributeEncoder | None = None
@@ -128,11 +119,12 @@ class PeerRunner:
             "uptime": round(self.now - up, 3) if up is not None else None,
             "prefixes_sent": len(self.ribout),
             "prefixes_desired": sum(len(t) for t in self.ribout.desired.values()),
-            "updates_sent": self.stats.updates_sent,
-            "updates_received": self.stats.updates_received,
-            "notifications_sent": self.stats.notifications_sent,
-            "notifications_received": self.stats.notifications_received,
-            "last_error": self.session.last_error or self.stats.last_down_reason,
+            "established_count": self.established_count,
+            "updates_sent": self.session.sent[wire.MsgType.UPDATE],
+            "updates_received": self.session.received[wire.MsgType.UPDATE],
+            "notifications_sent": self.session.sent[wire.MsgType.NOTIFICATION],
+            "notifications_received": self.session.received[wire.MsgType.NOTIFICATION],
+            "last_error": self.session.last_error or self.last_down_reason,
         }
 
     # --- transport callbacks ---------------------------------------------------------------------------------------
@@ -165,11 +157,11 @@ class PeerRunner:
                     self._connecting = self.loop.create_task(self._connect())
                 case fsm.Established():
                     self._on_established(item)
-                case fsm.Down(reason, sent, received):
+                case fsm.Down(reason):
                     self._established = None
                     self._encoder = None
                     self.ribout.reset()
-                    self.stats.last_down_reason = reason
+                    self.last_down_reason = reason
                     log.warning("peer %s: session down: %s", self.name, reason)
                 case fsm.RefreshRequested(afi, safi):
                     self.ribout.refresh((afi, safi))
@@ -182,9 +174,6 @@ class PeerRunner:
         transport = conn.transport  # type: ignore[attr-defined]
         if transport is None or transport.is_closing():
             return
-        msg_type = data[18]
-        if msg_type == wire.MsgType.NOTIFICATION:
-            self.stats.notifications_sent += 1
         transport.write(data)
 
     def _arm_timer(self) -> None:
@@ -237,7 +226,7 @@ class PeerRunner:
             next_hops_v6=(next_hop_v6,) if next_hop_v6 else (),
             asn4=ev.asn4,
         )
-        self.stats.established_count += 1
+        self.established_count += 1
         log.info("peer %s: established (%s, families %s)", self.name, s.address, ev.families)
         self.ribout.reset()
         self._flush(end_of_rib=ev.families)
@@ -249,8 +238,7 @@ class PeerRunner:
         messages = self.ribout.flush(self._encoder, ev.families, ev.max_length)
         messages += [wire.end_of_rib(afi, safi) for afi, safi in end_of_rib]
         if messages:
-            self.stats.updates_sent += len(messages)
-            self.session.send(b"".join(messages), self.now)
+            self.session.send(messages, self.now)
             self._pump()
 
 

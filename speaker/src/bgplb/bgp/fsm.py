@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import enum
 import random
+from collections import Counter
 from dataclasses import dataclass, field
 
 from bgplb.bgp import wire
@@ -140,6 +141,8 @@ class Session:
         self._established: _Connection | None = None
         self.established_at: float | None = None
         self.last_error: str | None = None
+        self.sent: Counter[int] = Counter()  # messages by type
+        self.received: Counter[int] = Counter()
 
     # --- state -----------------------------------------------------------------------------------------------------
     @property
@@ -216,6 +219,7 @@ class Session:
             return
         try:
             for msg_type, body in c.reader.feed(data):
+                self.received[msg_type] += 1
                 self._handle(c, msg_type, body, now)
                 if c.id not in self._conns:
                     return
@@ -233,11 +237,12 @@ class Session:
             elif c.keepalive_deadline is not None and now >= c.keepalive_deadline:
                 self._send(c, wire.KEEPALIVE_BYTES, now)
 
-    def send(self, data: bytes, now: float) -> None:
-        """Send UPDATE or ROUTE-REFRESH bytes on the established connection."""
+    def send(self, messages: list[bytes], now: float) -> None:
+        """Send UPDATE messages on the established connection (counted one by one, written as one chunk)."""
         if self._established is None:
             raise RuntimeError("session is not established")
-        self._send(self._established, data, now)
+        self._send(self._established, b"".join(messages), now)
+        self.sent[MsgType.UPDATE] += len(messages) - 1
 
     # --- internals -------------------------------------------------------------------------------------------------
     def _local_open(self) -> Open:
@@ -260,6 +265,7 @@ class Session:
 
     def _send(self, c: _Connection, data: bytes, now: float) -> None:
         self._out.append(Send(c.id, data))
+        self.sent[data[18]] += 1
         if c.keepalive_time:
             c.keepalive_deadline = now + c.keepalive_time
 

@@ -1,0 +1,60 @@
+"""Prometheus metrics, read from the daemon's live state at scrape time (nothing is double-booked)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+
+from prometheus_client import start_http_server
+from prometheus_client.core import REGISTRY, CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from bgplb.bgp.wire import MsgType
+
+
+@dataclass(slots=True)
+class ReloadCounter:
+    results: dict[str, int] = field(default_factory=lambda: {"ok": 0, "partial": 0, "failed": 0})
+
+
+class SpeakerCollector(Collector):
+    def __init__(
+        self,
+        runners: Callable[[], Mapping[str, object]],
+        health: Callable[[], Mapping[str, bool | None]],
+        reloads: ReloadCounter,
+    ) -> None:
+        self._runners = runners
+        self._health = health
+        self._reloads = reloads
+
+    def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily("bgplb_session_up", "1 when the BGP session is Established", labels=["peer"])
+        prefixes = GaugeMetricFamily("bgplb_announced_prefixes", "Prefixes announced to the peer", labels=["peer"])
+        sent = CounterMetricFamily("bgplb_messages_sent", "BGP messages sent", labels=["peer", "type"])
+        received = CounterMetricFamily("bgplb_messages_received", "BGP messages received", labels=["peer", "type"])
+        for name, runner in self._runners().items():
+            session = runner.session  # type: ignore[attr-defined]
+            up.add_metric([name], 1.0 if session.established_at is not None else 0.0)
+            prefixes.add_metric([name], float(len(runner.ribout)))  # type: ignore[attr-defined]
+            for kind in (MsgType.UPDATE, MsgType.NOTIFICATION, MsgType.KEEPALIVE):
+                sent.add_metric([name, kind.name.lower()], float(session.sent[kind]))
+                received.add_metric([name, kind.name.lower()], float(session.received[kind]))
+        yield from (up, prefixes, sent, received)
+        health = GaugeMetricFamily(
+            "bgplb_service_healthy", "Health check result per service (1 up, 0 down, -1 unknown)", labels=["service"]
+        )
+        for service, state in self._health().items():
+            health.add_metric([service], -1.0 if state is None else float(state))
+        yield health
+        reloads = CounterMetricFamily("bgplb_reloads", "Configuration reloads by result", labels=["result"])
+        for result, count in self._reloads.results.items():
+            reloads.add_metric([result], float(count))
+        yield reloads
+
+
+def serve(address: str, collector: SpeakerCollector) -> None:
+    """Expose /metrics on `host:port` (IPv6 as `[::1]:9473`)."""
+    host, _, port = address.rpartition(":")
+    REGISTRY.register(collector)
+    start_http_server(int(port), addr=host.strip("[]") or "0.0.0.0")
