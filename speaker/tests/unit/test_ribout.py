@@ -18,7 +18,7 @@ def decode(messages: list[bytes]) -> list[wire.Update]:
     out = []
     for msg in messages:
         assert len(msg) <= wire.MAX_MESSAGE_LEN
-        ((msg_type, body),) = wire.MessageReader().feed(msg)
+        ((_msg_type, body),) = wire.MessageReader().feed(msg)
         out.append(wire.decode_update(body, asn4=True))
     return out
 
