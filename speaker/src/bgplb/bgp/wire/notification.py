@@ -1,0 +1,43 @@
+"""NOTIFICATION (RFC 4271 §4.5), with the shutdown communication of RFC 8203/9003."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bgplb.bgp.wire.constants import MsgType, frame
+from bgplb.bgp.wire.errors import CeaseSubcode, ErrorCode, describe
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    code: int
+    subcode: int
+    data: bytes = b""
+
+    def encode(self) -> bytes:
+        return frame(MsgType.NOTIFICATION, bytes((self.code, self.subcode)) + self.data)
+
+    @property
+    def reason(self) -> str:
+        """Readable text: the code and subcode names, and an operator's shutdown message if there is one."""
+        text = describe(self.code, self.subcode)
+        shutdown = self.code == ErrorCode.CEASE and self.subcode in (
+            CeaseSubcode.ADMIN_SHUTDOWN,
+            CeaseSubcode.ADMIN_RESET,
+        )
+        if shutdown and self.data and self.data[0] and len(self.data) > self.data[0]:
+            message = self.data[1 : 1 + self.data[0]].decode("utf-8", "replace")
+            return f'{text} "{message}"'
+        if self.data:
+            return f"{text} (data {self.data.hex()})"
+        return text
+
+
+def shutdown_communication(code: int, subcode: int, message: str) -> Notification:
+    """A Cease with an operator message (RFC 9003: up to 255 octets of UTF-8)."""
+    data = message.encode()[:255]
+    return Notification(code, subcode, bytes((len(data),)) + data)
+
+
+def decode_notification(body: bytes) -> Notification:
+    return Notification(body[0], body[1], bytes(body[2:]))

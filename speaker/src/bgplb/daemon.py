@@ -1,0 +1,335 @@
+"""`bgplb-speaker`: the node daemon. Loads the objects, plans the routes, keeps the sessions, serves the local API.
+
+Data flows one way: config dir -> model -> planner (pure) -> per-peer adj-RIB-out -> sessions. Every trigger (a file
+change, SIGHUP, `bgplbctl reload`, a health flip, drain) recomputes the whole plan and only the difference goes on the
+wire; a peer whose own settings did not change keeps its session.
+
+Signals: SIGHUP reloads; SIGTERM/SIGINT stop according to `--on-sigterm`: `graceful-restart` (default: close the
+sessions without a NOTIFICATION so routers keep our routes as stale for `restart_time` while we restart),
+`drain` (announce with GRACEFUL_SHUTDOWN, wait `--drain-wait`, withdraw, then stop) or `withdraw` (Cease at once).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import ipaddress
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bgplb import model, planner
+from bgplb.api import ApiServer
+from bgplb.bgp import fsm, wire
+from bgplb.bgp.route import Route
+from bgplb.health import HealthChecker
+from bgplb.metrics import ReloadCounter, SpeakerCollector, serve
+from bgplb.speaker import PeerSettings, Speaker
+from bgplb.store import Store
+
+log = logging.getLogger("bgplb")
+
+GR_MARKER = "graceful-restart"
+DRAIN_FILE = "drain.json"
+
+
+def peer_settings(node: model.Node, peer: model.Peer) -> PeerSettings:
+    """The session parameters of one configured peer, as the speaker core wants them."""
+    ebgp = peer.asn != node.asn
+    if not ebgp:
+        ttl = None
+    elif peer.ebgp_multihop is True:
+        ttl = 255
+    else:
+        ttl = peer.ebgp_multihop or 1
+    families = tuple(wire.IPV6_UNICAST if f == "ipv6" else wire.IPV4_UNICAST for f in peer.families)
+    return PeerSettings(
+        address=peer.address,
+        port=peer.port,
+        source_address=peer.source_address,
+        password=peer.password,
+        ttl=ttl,
+        session=fsm.SessionConfig(
+            local_asn=node.asn,
+            peer_asn=peer.asn,
+            router_id=node.router_id,
+            hold_time=peer.hold_time,
+            keepalive_time=peer.keepalive_time,
+            connect_time=peer.connect_time,
+            passive=peer.passive,
+            families=families,
+            graceful_restart=peer.graceful_restart,
+            restart_time=peer.restart_time,
+        ),
+    )
+
+
+class Daemon:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.store = Store(Path(args.config_dir), state_dir=Path(args.state_dir))
+        self.state_dir = Path(args.state_dir)
+        self.config: model.Config | None = None
+        self.config_errors: list[str] = []
+        self.drain: dict[str, Any] | None = self._load_drain()
+        self.reloads = ReloadCounter()
+        self.speaker: Speaker | None = None
+        self.health = HealthChecker(self._on_health)
+        self._nlri: dict[str, tuple[tuple[int, int], bytes]] = {}
+        self._fingerprint: object = None
+        self._stop = asyncio.Event()
+        self._drain_task: asyncio.Task[None] | None = None
+
+    # --- lifecycle -------------------------------------------------------------------------------------------------
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        marker = self.state_dir / GR_MARKER
+        restarting = marker.exists()
+        marker.unlink(missing_ok=True)
+        config, errors = self.store.load_lenient()
+        self._fingerprint = self.store.fingerprint()
+        for error in errors:
+            log.error("config: %s (ignored)", error)
+        self.speaker = Speaker(listen=tuple(self.args.listen), port=self.args.port, restarting=restarting)
+        await self.speaker.start()
+        api = ApiServer(
+            Path(self.args.socket),
+            {
+                "status": self._api_status,
+                "routes": self._api_routes,
+                "drain": self._api_drain,
+                "undrain": self._api_undrain,
+                "reload": self._api_reload,
+            },
+        )
+        await api.start()
+        if self.args.metrics:
+            serve(
+                self.args.metrics,
+                SpeakerCollector(lambda: dict(self.speaker.runners), self._health_state, self.reloads),
+            )
+        self._apply(config, errors)
+        if self.drain and self.drain["state"] == "draining":
+            self._drain_task = loop.create_task(self._finish_drain())
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stop.set)
+        log.info("bgplb-speaker started (node %s, %d peers)", config.node.name, len(self.speaker.runners))
+        watcher = loop.create_task(self._watch())
+        await self._stop.wait()
+        watcher.cancel()
+        await self._shutdown()
+        await api.close()
+        await self.health.close()
+        return 0
+
+    async def _shutdown(self) -> None:
+        assert self.speaker is not None
+        mode = self.args.on_sigterm
+        if mode == "drain" and not (self.drain and self.drain["state"] == "drained"):
+            await self._api_drain({"wait": self.args.drain_wait})
+            if self._drain_task:
+                await self._drain_task
+        graceful = mode == "graceful-restart"
+        if graceful:
+            (self.state_dir / GR_MARKER).touch()
+        log.info("stopping (%s)", mode)
+        await self.speaker.stop(graceful_restart=graceful)
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(self.args.watch_interval)
+            if self.store.fingerprint() != self._fingerprint:
+                self.reload()
+
+    # --- configuration ---------------------------------------------------------------------------------------------
+    def reload(self) -> dict[str, Any]:
+        self._fingerprint = self.store.fingerprint()
+        try:
+            config, errors = self.store.load_lenient()
+        except model.ValidationError as err:
+            self.reloads.results["failed"] += 1
+            for error in err.errors:
+                log.error("reload refused, keeping the running config: %s", error)
+            return {"applied": False, "errors": err.errors}
+        for error in errors:
+            log.error("config: %s (ignored)", error)
+        self._apply(config, errors)
+        self.reloads.results["partial" if errors else "ok"] += 1
+        return {"applied": True, "errors": errors}
+
+    def _apply(self, config: model.Config, errors: list[str]) -> None:
+        assert self.speaker is not None
+        self.config, self.config_errors = config, errors
+        peers = planner.peers_for_node(config)
+        self.speaker.configure({name: peer_settings(config.node, peer) for name, peer in peers.items()})
+        self.health.update([s for s in config.services if planner.serves(config, s)])
+        self._replan()
+
+    def _replan(self) -> None:
+        if self.config is None or self.speaker is None:
+            return
+        drained = self.drain is not None
+        plan = (
+            {}
+            if self.drain and self.drain["state"] == "drained"
+            else planner.plan(self.config, self.health.state, drained=drained)
+        )
+        for name in self.speaker.runners:
+            table: dict[tuple[int, int], dict[bytes, Route]] = {}
+            for prefix, route in plan.get(name, {}).items():
+                family, nlri = self._to_nlri(prefix)
+                table.setdefault(family, {})[nlri] = route
+            self.speaker.set_routes(name, table)
+
+    def _to_nlri(self, prefix: str) -> tuple[tuple[int, int], bytes]:
+        cached = self._nlri.get(prefix)
+        if cached is None:
+            family = wire.IPV6_UNICAST if ":" in prefix else wire.IPV4_UNICAST
+            cached = self._nlri[prefix] = (family, wire.prefix_to_nlri(prefix))
+        return cached
+
+    def _on_health(self, service: str, healthy: bool) -> None:
+        log.info("service %s: health check %s", service, "passing" if healthy else "failing")
+        self._replan()
+
+    def _health_state(self) -> dict[str, bool | None]:
+        return dict(self.health.state)
+
+    # --- drain -----------------------------------------------------------------------------------------------------
+    def _load_drain(self) -> dict[str, Any] | None:
+        try:
+            return json.loads((self.state_dir / DRAIN_FILE).read_text())
+        except FileNotFoundError:
+            return None
+
+    def _save_drain(self) -> None:
+        path = self.state_dir / DRAIN_FILE
+        if self.drain is None:
+            path.unlink(missing_ok=True)
+            return
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.drain))
+        os.replace(tmp, path)
+
+    async def _finish_drain(self) -> None:
+        assert self.drain is not None
+        remaining = self.drain["until"] - time.time()
+        if remaining > 0:
+            await asyncio.sleep(remaining)
+        self.drain["state"] = "drained"
+        self._save_drain()
+        log.info("drain: wait over, routes withdrawn")
+        self._replan()
+
+    # --- API handlers ----------------------------------------------------------------------------------------------
+    async def _api_status(self, request: dict[str, Any]) -> dict[str, Any]:
+        assert self.speaker is not None and self.config is not None
+        return {
+            "node": self.config.node.name,
+            "drain": self.drain,
+            "config_errors": self.config_errors,
+            "peers": self.speaker.status(),
+            "services": {s.name: self.health.state.get(s.name) for s in self.config.services},
+        }
+
+    async def _api_routes(self, request: dict[str, Any]) -> dict[str, Any]:
+        assert self.speaker is not None
+        result: dict[str, Any] = {}
+        for name, runner in self.speaker.runners.items():
+            routes = []
+            for (afi, _safi), table in runner.ribout.desired.items():
+                for nlri, route in table.items():
+                    sent = runner.ribout.sent.get((afi, _safi), {}).get(nlri) == route
+                    routes.append({"prefix": wire.nlri_to_prefix(afi, nlri), "sent": sent, **_route_dict(route)})
+            result[name] = sorted(routes, key=lambda r: (":" in r["prefix"], r["prefix"]))
+        return result
+
+    async def _api_drain(self, request: dict[str, Any]) -> dict[str, Any]:
+        wait = request.get("wait", self.args.drain_wait)
+        if not isinstance(wait, int | float) or wait < 0:
+            raise ValueError("drain: wait must be a number of seconds >= 0")
+        if self.drain is None:
+            self.drain = {"state": "draining", "since": time.time(), "until": time.time() + wait}
+            self._save_drain()
+            log.info("drain: announcing with GRACEFUL_SHUTDOWN, withdrawing in %ss", wait)
+            self._replan()
+            self._drain_task = asyncio.get_running_loop().create_task(self._finish_drain())
+        return {"drain": self.drain}
+
+    async def _api_undrain(self, request: dict[str, Any]) -> dict[str, Any]:
+        if self._drain_task:
+            self._drain_task.cancel()
+            self._drain_task = None
+        self.drain = None
+        self._save_drain()
+        log.info("undrain: announcing normally")
+        self._replan()
+        return {"drain": None}
+
+    async def _api_reload(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self.reload()
+
+
+def _route_dict(route: Route) -> dict[str, Any]:
+    return {
+        "local_pref": route.local_pref,
+        "med": route.med,
+        "communities": [wire.format_community(c) for c in route.communities],
+        "large_communities": [wire.format_large_community(c) for c in route.large_communities],
+    }
+
+
+def _listen_address(text: str) -> str:
+    ipaddress.ip_address(text)
+    return text
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="bgplb-speaker", description=__doc__.splitlines()[0])
+    p.add_argument("--config-dir", default=os.environ.get("BGPLB_CONFIG_DIR", "/etc/bgplb"))
+    p.add_argument("--state-dir", default=os.environ.get("BGPLB_STATE_DIR", "/var/lib/bgplb"))
+    p.add_argument("--socket", default="/run/bgplb/api.sock", help="local API socket (created mode 0600)")
+    p.add_argument(
+        "--listen",
+        action="append",
+        type=_listen_address,
+        help="address to accept BGP connections on (repeatable; default 0.0.0.0 and ::)",
+    )
+    p.add_argument("--no-listen", action="store_true", help="only connect out, never accept connections")
+    p.add_argument("--port", type=int, default=179, help="BGP listening port")
+    p.add_argument("--metrics", metavar="HOST:PORT", help="serve Prometheus metrics here (default: off)")
+    p.add_argument("--on-sigterm", choices=("graceful-restart", "drain", "withdraw"), default="graceful-restart")
+    p.add_argument("--drain-wait", type=float, default=30.0, help="seconds between GRACEFUL_SHUTDOWN and withdraw")
+    p.add_argument("--watch-interval", type=float, default=1.0, help="seconds between config directory checks")
+    p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    args = p.parse_args(argv)
+    args.listen = [] if args.no_listen else (args.listen or ["0.0.0.0", "::"])
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(stream=sys.stderr, level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    daemon = Daemon(args)
+    try:
+        return asyncio.run(daemon.run())
+    except model.ValidationError as err:
+        for error in err.errors:
+            log.error("invalid configuration: %s", error)
+        return 2
+    except OSError as err:
+        log.error("cannot start: %s", err)
+        return 1
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.exit(main())
