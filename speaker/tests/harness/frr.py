@@ -70,9 +70,9 @@ class FrrRouter:
         return "\n".join([*lines, self.extra, "!", ""])
 
     def _args(self, daemon: str) -> list[str]:
+        conf = self.dir / ("frr.conf" if daemon == "bgpd" else f"{daemon}.conf")
         return [f"{FRR}/{daemon}", "-N", self.ns.name, "--vty_socket", str(self.dir), "-z", str(self.dir / "zserv.api"),
-                "-i", str(self.dir / f"{daemon}.pid"), "-f", str(self.dir / f"{'frr' if daemon == 'bgpd' else daemon}.conf"),
-                "-A", "127.0.0.1",
+                "-i", str(self.dir / f"{daemon}.pid"), "-f", str(conf), "-A", "127.0.0.1",
                 "--log", f"file:{self.dir}/{daemon}.log"]  # fmt: skip
 
     def start(self) -> FrrRouter:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import signal
@@ -40,10 +41,8 @@ class Namespace:
         # daemons that forked away from their Popen (FRR -d, bird) are found by namespace
         pids = run(["ip", "netns", "pids", self.name], check=False).stdout.split()
         for pid in pids:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(int(pid), signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
 
 def sweep() -> None:
