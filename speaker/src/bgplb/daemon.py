@@ -31,7 +31,7 @@ from bgplb.bgp.route import Route
 from bgplb.health import HealthChecker
 from bgplb.metrics import ReloadCounter, SpeakerCollector, serve
 from bgplb.speaker import PeerSettings, Speaker
-from bgplb.store import Store
+from bgplb.store import SPEAKER_FILE, Store
 
 log = logging.getLogger("bgplb")
 
@@ -48,9 +48,11 @@ def peer_settings(node: model.Node, peer: model.Peer) -> PeerSettings:
         ttl = 255
     else:
         ttl = peer.ebgp_multihop or 1
-    families = tuple(wire.IPV6_UNICAST if f == "ipv6" else wire.IPV4_UNICAST for f in peer.families)
+    families = tuple(wire.IPV6_UNICAST if f == "ipv6" else wire.IPV4_UNICAST for f in planner.peer_families(peer))
     return PeerSettings(
         address=peer.address,
+        next_hop_v4=node.ipv4_next_hop,
+        next_hop_v6=node.ipv6_next_hop,
         port=peer.port,
         source_address=peer.source_address,
         password=peer.password,
@@ -73,7 +75,8 @@ def peer_settings(node: model.Node, peer: model.Peer) -> PeerSettings:
 class Daemon:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        self.store = Store(Path(args.config_dir), state_dir=Path(args.state_dir))
+        config_file = Path(args.config) if args.config else Path(args.config_dir) / SPEAKER_FILE
+        self.store = Store(config_file.parent, config_file.name)
         self.state_dir = Path(args.state_dir)
         self.config: model.Config | None = None
         self.config_errors: list[str] = []
@@ -168,7 +171,7 @@ class Daemon:
     def _apply(self, config: model.Config, errors: list[str]) -> None:
         assert self.speaker is not None
         self.config, self.config_errors = config, errors
-        peers = planner.peers_for_node(config)
+        peers = model.peers_for_node(config)
         self.speaker.configure({name: peer_settings(config.node, peer) for name, peer in peers.items()})
         self.health.update([s for s in config.services if planner.serves(config, s)])
         self._replan()
@@ -294,7 +297,16 @@ def _listen_address(text: str) -> str:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="bgplb-speaker", description=__doc__.splitlines()[0])
-    p.add_argument("--config-dir", default=os.environ.get("BGPLB_CONFIG_DIR", "/etc/bgplb"))
+    p.add_argument(
+        "--config-dir",
+        default=os.environ.get("BGPLB_CONFIG_DIR", "/etc/bgplb"),
+        help="holds speaker.yaml and objects/<kind>/<name>.yaml",
+    )
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help="the speaker file, instead of CONFIG_DIR/speaker.yaml (objects are then read from objects/ beside it)",
+    )
     p.add_argument("--state-dir", default=os.environ.get("BGPLB_STATE_DIR", "/var/lib/bgplb"))
     p.add_argument("--socket", default="/run/bgplb/api.sock", help="local API socket (created mode 0600)")
     p.add_argument(

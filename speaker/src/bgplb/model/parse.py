@@ -1,0 +1,294 @@
+"""From plain dicts (YAML/JSON) to objects, checking every field; errors name the object and the field."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from typing import Any
+
+from bgplb.bgp.wire import parse_large_community
+from bgplb.model.objects import (
+    KIND_CLASSES,
+    Advertisement,
+    Expression,
+    HealthCheck,
+    Node,
+    Peer,
+    Pool,
+    Selector,
+    Service,
+)
+
+Convert = Callable[[Any, str], Any]
+MAX_ASN = 4294967295
+
+
+class FieldError(ValueError):
+    """One invalid field: `path` like 'addresses[1]', message without the object's name."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}" if path else message)
+
+
+def _type_name(value: Any) -> str:
+    return type(value).__name__ if value is not None else "null"
+
+
+def string(value: Any, path: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise FieldError(path, f"expected a non-empty string, got {_type_name(value)}")
+    return value
+
+
+def name(value: Any, path: str) -> str:
+    text = string(value, path)
+    if len(text) > 63 or not all(c.isalnum() or c in "-_." for c in text):
+        raise FieldError(path, f"{text!r} is not a valid name (letters, digits, '-', '_', '.', at most 63)")
+    return text
+
+
+def boolean(value: Any, path: str) -> bool:
+    if not isinstance(value, bool):
+        raise FieldError(path, f"expected true or false, got {value!r}")
+    return value
+
+
+def integer(low: int, high: int) -> Convert:
+    def convert(value: Any, path: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise FieldError(path, f"expected an integer from {low} to {high}, got {value!r}")
+        return value
+
+    return convert
+
+
+def seconds(low: float, high: float) -> Convert:
+    def convert(value: Any, path: str) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+            raise FieldError(path, f"expected a number of seconds from {low} to {high}, got {value!r}")
+        return float(value)
+
+    return convert
+
+
+def ip(value: Any, path: str) -> str:
+    text = string(value, path)
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise FieldError(path, f"{text} is not an IP address") from None
+
+
+def ipv4(value: Any, path: str) -> str:
+    text = ip(value, path)
+    if ":" in text:
+        raise FieldError(path, f"{text} is not an IPv4 address")
+    return text
+
+
+def choice(*options: str) -> Convert:
+    def convert(value: Any, path: str) -> str:
+        if value not in options:
+            raise FieldError(path, f"{value!r} is not one of {', '.join(options)}")
+        return value
+
+    return convert
+
+
+def listof(item: Convert, *, scalar_ok: bool = False) -> Convert:
+    def convert(value: Any, path: str) -> tuple[Any, ...]:
+        if scalar_ok and not isinstance(value, list):
+            value = [value]
+        if not isinstance(value, list):
+            raise FieldError(path, f"expected a list, got {_type_name(value)}")
+        return tuple(item(v, f"{path}[{i}]") for i, v in enumerate(value))
+
+    return convert
+
+
+def labels(value: Any, path: str) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, dict):
+        raise FieldError(path, f"expected a mapping of label names to values, got {_type_name(value)}")
+    return tuple(sorted((string(k, path), str(v)) for k, v in value.items()))
+
+
+def address_range(value: Any, path: str) -> str:
+    """A CIDR ('198.51.100.0/24') or a range ('198.51.100.10-198.51.100.20'), canonical form."""
+    text = string(value, path).strip()
+    if "-" in text:
+        first, _, last = text.partition("-")
+        try:
+            a, b = ipaddress.ip_address(first.strip()), ipaddress.ip_address(last.strip())
+        except ValueError as err:
+            raise FieldError(path, f"{text}: {err}") from None
+        if a.version != b.version or a > b:
+            raise FieldError(path, f"{text} is not a range of one family from low to high")
+        return f"{a}-{b}"
+    try:
+        return str(ipaddress.ip_network(text))
+    except ValueError as err:
+        bad = text.split("/")[0]
+        try:
+            ipaddress.ip_address(bad)
+        except ValueError:
+            raise FieldError(path, f"{bad} is not an IP") from None
+        raise FieldError(path, f"{text} is not a CIDR ({err})") from None
+
+
+def expression(value: Any, path: str) -> Expression:
+    data = _mapping(value, path, {"key", "operator", "values"})
+    op = choice("In", "NotIn", "Exists", "DoesNotExist")(data.get("operator"), f"{path}.operator")
+    values = listof(string)(data.get("values", []), f"{path}.values")
+    if op in ("In", "NotIn") and not values:
+        raise FieldError(f"{path}.values", f"operator {op} needs at least one value")
+    return Expression(string(data.get("key"), f"{path}.key"), op, values)
+
+
+def selector(value: Any, path: str) -> Selector:
+    data = _mapping(value, path, {"match_labels", "match_expressions"})
+    return Selector(
+        labels(data.get("match_labels", {}), f"{path}.match_labels"),
+        listof(expression)(data.get("match_expressions", []), f"{path}.match_expressions"),
+    )
+
+
+def multihop(value: Any, path: str) -> bool | int:
+    return boolean(value, path) if isinstance(value, bool) else integer(2, 255)(value, path)
+
+
+def health_check(value: Any, path: str) -> HealthCheck:
+    return _build(HealthCheck, HEALTH_CHECK, value, path)
+
+
+def _mapping(value: Any, path: str, known: set[str]) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise FieldError(path, f"expected a mapping, got {_type_name(value)}")
+    unknown = sorted(set(value) - known)
+    if unknown:
+        prefix = f"{path}." if path else ""
+        raise FieldError(f"{prefix}{unknown[0]}", "unknown field")
+    return value
+
+
+def _build(cls: type, spec: dict[str, tuple[Convert, bool]], value: Any, path: str) -> Any:
+    data = _mapping(value, path, set(spec))
+    kwargs = {}
+    prefix = f"{path}." if path else ""
+    for key, (convert, required) in spec.items():
+        if key not in data or data[key] is None:
+            if required:
+                raise FieldError(f"{prefix}{key}", "is required")
+            continue
+        kwargs[key] = convert(data[key], f"{prefix}{key}")
+    return cls(**kwargs)
+
+
+# field -> (converter, required)
+NODE = {"name": (name, True), "router_id": (ipv4, True), "asn": (integer(1, MAX_ASN), True),
+        "labels": (labels, False), "ipv4_next_hop": (ipv4, False), "ipv6_next_hop": (ip, False)}  # fmt: skip
+PEER = {
+    "name": (name, True),
+    "address": (ip, True),
+    "asn": (integer(1, MAX_ASN), True),
+    "port": (integer(1, 65535), False),
+    "source_address": (ip, False),
+    "hold_time": (integer(0, 65535), False),
+    "keepalive_time": (integer(0, 21845), False),
+    "connect_time": (integer(1, 3600), False),
+    "password": (string, False),
+    "ebgp_multihop": (multihop, False),
+    "passive": (boolean, False),
+    "graceful_restart": (boolean, False),
+    "restart_time": (integer(1, 4095), False),
+    "families": (listof(choice("ipv4", "ipv6")), False),
+    "node_selectors": (listof(selector), False),
+    "bfd": (boolean, False),
+}
+POOL = {"name": (name, True), "addresses": (listof(address_range), True), "auto_assign": (boolean, False),
+        "avoid_buggy_ips": (boolean, False), "labels": (labels, False)}  # fmt: skip
+COMMUNITY = {"name": (name, True), "value": (string, True)}
+ADVERTISEMENT = {
+    "name": (name, True),
+    "pools": (listof(name), False),
+    "pool_selectors": (listof(selector), False),
+    "aggregation_length": (integer(0, 32), False),
+    "aggregation_length_v6": (integer(0, 128), False),
+    "local_pref": (integer(0, 4294967295), False),
+    "communities": (listof(string), False),
+    "large_communities": (listof(string), False),
+    "peers": (listof(name), False),
+    "node_selectors": (listof(selector), False),
+}
+HEALTH_CHECK = {
+    "type": (choice("tcp", "http", "exec"), True),
+    "port": (integer(1, 65535), False),
+    "path": (string, False),
+    "expected_status": (integer(100, 599), False),
+    "command": (listof(string), False),
+    "interval": (seconds(0.1, 3600), False),
+    "timeout": (seconds(0.1, 3600), False),
+    "rise": (integer(1, 100), False),
+    "fall": (integer(1, 100), False),
+}
+SERVICE = {"name": (name, True), "address": (listof(ip, scalar_ok=True), False), "pool": (name, False),
+           "health_check": (health_check, False), "node_selectors": (listof(selector), False)}  # fmt: skip
+SPECS: dict[str, dict[str, tuple[Convert, bool]]] = {"peer": PEER, "pool": POOL, "community": COMMUNITY,
+                                                     "advertisement": ADVERTISEMENT, "service": SERVICE}  # fmt: skip
+
+
+class ObjectError(ValueError):
+    """An invalid object; the message names kind, object and field: `pool public: addresses[1]: ... is not an IP`."""
+
+
+def parse_object(kind: str, data: Any) -> Any:
+    """Build one object of `kind` from a dict, checking each field and the object's own consistency."""
+    if kind not in SPECS:
+        raise ObjectError(f"unknown kind {kind!r} (known: {', '.join(SPECS)})")
+    label = f"{kind} {data.get('name')}" if isinstance(data, dict) and isinstance(data.get("name"), str) else kind
+    try:
+        obj = _build(KIND_CLASSES[kind], SPECS[kind], data, "")
+        _check_object(obj)
+    except FieldError as err:
+        raise ObjectError(f"{label}: {err}") from None
+    return obj
+
+
+def parse_node(data: Any) -> Node:
+    try:
+        return _build(Node, NODE, data, "")
+    except FieldError as err:
+        raise ObjectError(f"node: {err}") from None
+
+
+def _check_object(obj: Any) -> None:
+    """Rules that involve several fields of one object."""
+    if isinstance(obj, Peer):
+        if obj.hold_time in (1, 2):
+            raise FieldError("hold_time", "must be 0 or at least 3 seconds (RFC 4271)")
+        if obj.keepalive_time is not None and obj.hold_time and obj.keepalive_time * 3 > obj.hold_time:
+            raise FieldError("keepalive_time", f"must be at most a third of hold_time ({obj.hold_time})")
+        if obj.password is not None and len(obj.password.encode()) > 80:
+            raise FieldError("password", "TCP MD5 keys are at most 80 bytes")
+        if obj.source_address and (":" in obj.source_address) != (":" in obj.address):
+            raise FieldError("source_address", "must be of the same family as address")
+    elif isinstance(obj, Service):
+        if bool(obj.address) == bool(obj.pool):
+            raise FieldError("address", "give either address (explicit) or pool (auto-assigned), not both or none")
+        if len(obj.address) > 2 or len({":" in a for a in obj.address}) != len(obj.address):
+            raise FieldError("address", "at most one IPv4 and one IPv6 address")
+        hc = obj.health_check
+        if hc is not None:
+            if hc.type in ("tcp", "http") and hc.port is None:
+                raise FieldError("health_check.port", f"is required for a {hc.type} check")
+            if hc.type == "exec" and not hc.command:
+                raise FieldError("health_check.command", "is required for an exec check")
+            if hc.timeout > hc.interval:
+                raise FieldError("health_check.timeout", "must not exceed interval")
+    elif isinstance(obj, Pool) and not obj.addresses:
+        raise FieldError("addresses", "needs at least one CIDR or range")
+    elif isinstance(obj, Advertisement):
+        for i, text in enumerate(obj.large_communities):
+            try:
+                parse_large_community(text)
+            except ValueError as err:
+                raise FieldError(f"large_communities[{i}]", str(err)) from None

@@ -1,0 +1,84 @@
+"""The planner: a pure function from the objects, health states and drain state to the routes for each peer."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+
+from bgplb.bgp.route import Route
+from bgplb.bgp.wire import COMMUNITY_GRACEFUL_SHUTDOWN, parse_large_community
+from bgplb.model import Config, Peer, Service, peers_for_node
+from bgplb.model.addresses import aggregate, pool_networks
+from bgplb.model.selectors import selects
+from bgplb.model.validate import advertised_peers, advertised_pools, community_value
+
+Plan = dict[str, dict[str, Route]]
+
+
+def serves(config: Config, service: Service) -> bool:
+    """Whether this node is one of the service's nodes."""
+    return selects(service.node_selectors, config.node.labels)
+
+
+def peer_families(peer: Peer) -> tuple[str, ...]:
+    return peer.families or (("ipv6",) if ":" in peer.address else ("ipv4",))
+
+
+def announced(service: Service, healthy: Mapping[str, bool | None]) -> bool:
+    """A service without a health check is always announced; with one, only once it has passed."""
+    return service.health_check is None or healthy.get(service.name) is True
+
+
+def plan(config: Config, healthy: Mapping[str, bool | None], drained: bool = False) -> Plan:
+    """For each peer of this node: prefix -> attributes. Several advertisements of one prefix to one peer merge
+    (communities are joined, the highest local_pref wins). Drained: every route carries GRACEFUL_SHUTDOWN
+    (RFC 8326) and, towards iBGP peers, local_pref 0."""
+    node = config.node
+    peers = peers_for_node(config)
+    out: Plan = {name: {} for name in peers}
+    owner: dict[ipaddress.IPv4Network | ipaddress.IPv6Network, str] = {}
+    for pool in config.pools:
+        for net in pool_networks(pool):
+            owner[net] = pool.name
+    rules: dict[
+        str, list[tuple[int, int, frozenset[int], frozenset[tuple[int, int, int]], int | None, list[Peer]]]
+    ] = {}
+    for adv in config.advertisements:
+        if not selects(adv.node_selectors, node.labels):
+            continue
+        targets = [p for p in advertised_peers(config, adv) if p.name in peers]
+        communities = frozenset(community_value(config, c) for c in adv.communities)
+        large = frozenset(parse_large_community(c) for c in adv.large_communities)
+        for pool_name in advertised_pools(config, adv):
+            rules.setdefault(pool_name, []).append(
+                (adv.aggregation_length, adv.aggregation_length_v6, communities, large, adv.local_pref, targets)
+            )
+    merged: dict[tuple[str, str], tuple[set[int], set[tuple[int, int, int]], int | None]] = {}
+    for service in config.services:
+        if not serves(config, service) or not announced(service, healthy):
+            continue
+        for address in service.address:
+            ip = ipaddress.ip_address(address)
+            pool_name = next((name for net, name in owner.items() if ip in net), None)
+            for len4, len6, communities, large, local_pref, targets in rules.get(pool_name or "", ()):
+                prefix = aggregate(address, len4, len6)
+                family = "ipv6" if ip.version == 6 else "ipv4"
+                for peer in targets:
+                    if family not in peer_families(peer):
+                        continue
+                    entry = merged.setdefault((peer.name, prefix), (set(), set(), None))
+                    entry[0].update(communities)
+                    entry[1].update(large)
+                    if local_pref is not None and peer.asn == node.asn:
+                        merged[peer.name, prefix] = (entry[0], entry[1], max(local_pref, entry[2] or 0))
+    interned: dict[Route, Route] = {}
+    asn_of = {p.name: p.asn for p in peers.values()}
+    for (peer_name, prefix), (communities, large, local_pref) in merged.items():
+        if drained:
+            communities = communities | {COMMUNITY_GRACEFUL_SHUTDOWN}
+            if asn_of[peer_name] == node.asn:
+                local_pref = 0
+        route = Route(local_pref=local_pref, communities=tuple(sorted(communities)),
+                      large_communities=tuple(sorted(large)))  # fmt: skip
+        out[peer_name][prefix] = interned.setdefault(route, route)
+    return out
