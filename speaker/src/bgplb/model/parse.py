@@ -272,8 +272,8 @@ def _check_object(obj: Any) -> None:
         if obj.source_address and (":" in obj.source_address) != (":" in obj.address):
             raise FieldError("source_address", "must be of the same family as address")
     elif isinstance(obj, Service):
-        if bool(obj.address) == bool(obj.pool):
-            raise FieldError("address", "give either address (explicit) or pool (auto-assigned), not both or none")
+        if not obj.address and not obj.pool:
+            raise FieldError("address", "give an address, or a pool to assign one from")
         if len(obj.address) > 2 or len({":" in a for a in obj.address}) != len(obj.address):
             raise FieldError("address", "at most one IPv4 and one IPv6 address")
         hc = obj.health_check

@@ -27,8 +27,6 @@ def _value(value: Any) -> Any:
     if dataclasses.is_dataclass(value):
         return to_dict(value, redact=False)
     if isinstance(value, tuple):
-        if value and isinstance(value[0], tuple) and len(value[0]) == 2 and isinstance(value[0][0], str):
-            return dict(value)  # labels
         return [_value(v) for v in value]
     return value
 
@@ -42,7 +40,7 @@ def to_dict(obj: Any, *, redact: bool = True) -> dict[str, Any]:
             continue
         if f.name == "password" and redact:
             value = REDACTED
-        out[f.name] = _value(value)
+        out[f.name] = dict(value) if f.name == "labels" else _value(value)
     return out
 
 

@@ -1,0 +1,192 @@
+"""`bgplbctl`: validate, apply, get and delete objects (works while the speaker is down), and ask the running
+speaker for status, routes, drain, undrain and reload. `--json` output is documented in speaker/docs/bgplbctl.md.
+
+Exit codes: 0 ok, 1 other failure, 2 invalid input (the message names the object and field), 3 speaker unreachable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bgplb import model
+from bgplb.ctl import render
+from bgplb.ctl.client import DEFAULT_SOCKET, SpeakerUnreachable, call
+from bgplb.store import SPEAKER_FILE, Store
+
+EXIT_OK, EXIT_FAILURE, EXIT_INVALID, EXIT_UNREACHABLE = 0, 1, 2, 3
+
+
+class InputError(Exception):
+    """Input bgplbctl cannot use (bad YAML, unknown kind): exit 2."""
+
+
+def read_documents(source: str) -> list[tuple[str, Any]]:
+    """Objects from a YAML/JSON file or '-': one `{kind: ..., ...}` mapping, a list of them, or several documents."""
+    text = sys.stdin.read() if source == "-" else Path(source).read_text()
+    try:
+        docs = [d for d in yaml.safe_load_all(text) if d is not None]
+    except yaml.YAMLError as err:
+        raise InputError(f"{source}: not valid YAML or JSON: {err}") from None
+    items = [i for d in docs for i in (d if isinstance(d, list) else [d])]
+    out = []
+    for n, item in enumerate(items):
+        if not isinstance(item, dict) or not isinstance(item.get("kind"), str):
+            raise InputError(f"{source}: document {n}: expected a mapping with a `kind` field")
+        data = {k: v for k, v in item.items() if k != "kind"}
+        out.append((item["kind"], data))
+    return out
+
+
+def _store(args: argparse.Namespace) -> Store:
+    return Store(Path(args.config_dir), SPEAKER_FILE)
+
+
+def _reload(args: argparse.Namespace) -> str:
+    try:
+        result = call(args.socket, "reload")
+    except SpeakerUnreachable:
+        return "speaker not running: written, it takes effect when the speaker starts"
+    if not result.get("applied"):
+        return f"speaker refused the reload: {'; '.join(result.get('errors', []))}"
+    return "speaker reloaded"
+
+
+def cmd_apply(args: argparse.Namespace) -> Any:
+    changes = _store(args).apply(read_documents(args.file), dry_run=args.dry_run)
+    changed = any(c.action != "unchanged" for c in changes)
+    note = None
+    if changed and not args.dry_run:
+        note = _reload(args)
+    if args.json:
+        rendered = [render.change_dict(c) for c in changes]
+        return {"ok": True, "changed": changed, "dry_run": args.dry_run, "changes": rendered, "speaker": note}
+    lines = [f"{c.kind}/{c.name} {c.action}{' (dry run)' if args.dry_run and c.action != 'unchanged' else ''}"
+             for c in changes]  # fmt: skip
+    if args.dry_run or args.diff:
+        lines += [render.diff(c) for c in changes if c.action != "unchanged"]
+    return "\n".join([*lines, *([note] if note else [])])
+
+
+def cmd_delete(args: argparse.Namespace) -> Any:
+    change = _store(args).delete(args.kind, args.name, dry_run=args.dry_run)
+    note = _reload(args) if change.action == "deleted" and not args.dry_run else None
+    if args.json:
+        return {"ok": True, "changed": change.action == "deleted", "dry_run": args.dry_run,
+                "changes": [render.change_dict(change)], "speaker": note}  # fmt: skip
+    text = f"{args.kind}/{args.name} {'absent' if change.action == 'unchanged' else 'deleted'}"
+    return "\n".join([text, *([note] if note else [])])
+
+
+def cmd_get(args: argparse.Namespace) -> Any:
+    objects = [model.to_dict(o) for o in _store(args).get(args.kind, args.name)]
+    if args.name and not objects:
+        raise LookupError(f"{args.kind} {args.name} not found")
+    if args.json:
+        return {"ok": True, "kind": args.kind, "items": objects}
+    return yaml.safe_dump(objects if not args.name else objects[0], sort_keys=False).rstrip()
+
+
+def cmd_validate(args: argparse.Namespace) -> Any:
+    store = _store(args)
+    if args.file:
+        changes = store.apply(read_documents(args.file), dry_run=True)
+        summary = f"valid: {len(changes)} object(s) against the current configuration"
+    else:
+        config = store.load()
+        counts = {k: len(getattr(config, a)) for k, a in model.KIND_FIELDS.items()}
+        summary = "valid: " + ", ".join(f"{n} {k}(s)" for k, n in counts.items())
+    return {"ok": True, "message": summary} if args.json else summary
+
+
+def cmd_status(args: argparse.Namespace) -> Any:
+    status = call(args.socket, "status")
+    if args.json:
+        return {"ok": True, **status}
+    rows = [[p["name"], p["address"], p["asn"], p["state"], render.uptime(p["uptime"]), p["prefixes_sent"],
+             p["last_error"] or ""] for p in status["peers"]]  # fmt: skip
+    out = [f"node {status['node']}" + (f"  drain: {status['drain']['state']}" if status["drain"] else ""),
+           render.table(rows, ["PEER", "ADDRESS", "ASN", "STATE", "UPTIME", "SENT", "LAST ERROR"])]  # fmt: skip
+    out += [f"config error: {e}" for e in status["config_errors"]]
+    return "\n".join(out)
+
+
+def cmd_routes(args: argparse.Namespace) -> Any:
+    routes = call(args.socket, "routes")
+    if args.json:
+        return {"ok": True, "peers": routes}
+    rows = [[peer, r["prefix"], "yes" if r["sent"] else "pending", r["local_pref"],
+             " ".join(r["communities"] + r["large_communities"])]
+            for peer, rs in routes.items() for r in rs]  # fmt: skip
+    return render.table(rows, ["PEER", "PREFIX", "SENT", "LOCAL_PREF", "COMMUNITIES"])
+
+
+def cmd_drain(args: argparse.Namespace) -> Any:
+    extra = {} if args.wait is None else {"wait": args.wait}
+    result = call(args.socket, "drain", **extra)
+    return {"ok": True, **result} if args.json else f"drain: {result['drain']['state']}"
+
+
+def cmd_simple(args: argparse.Namespace) -> Any:
+    result = call(args.socket, args.command)
+    return {"ok": True, **result} if args.json else json.dumps(result)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="bgplbctl", description=__doc__.splitlines()[0])
+    p.add_argument("--config-dir", default=os.environ.get("BGPLB_CONFIG_DIR", "/etc/bgplb"))
+    p.add_argument("--socket", default=os.environ.get("BGPLB_SOCKET", DEFAULT_SOCKET))
+    p.add_argument("--json", action="store_true", help="machine-readable output (speaker/docs/bgplbctl.md)")
+    sub = p.add_subparsers(dest="command", required=True)
+    a = sub.add_parser("apply", help="create or update objects from a file")
+    a.add_argument("-f", "--file", required=True, help="YAML or JSON file, or - for stdin")
+    a.add_argument("--dry-run", action="store_true", help="show what would change, write nothing")
+    a.add_argument("--diff", action="store_true", help="show the diff of what changed")
+    a.set_defaults(func=cmd_apply)
+    g = sub.add_parser("get", help="show objects")
+    g.add_argument("kind", choices=model.KINDS)
+    g.add_argument("name", nargs="?")
+    g.set_defaults(func=cmd_get)
+    d = sub.add_parser("delete", help="delete an object")
+    d.add_argument("kind", choices=model.KINDS)
+    d.add_argument("name")
+    d.add_argument("--dry-run", action="store_true")
+    d.set_defaults(func=cmd_delete)
+    v = sub.add_parser("validate", help="check the configuration, or a file against it")
+    v.add_argument("-f", "--file")
+    v.set_defaults(func=cmd_validate)
+    sub.add_parser("status", help="sessions of the running speaker").set_defaults(func=cmd_status)
+    sub.add_parser("routes", help="routes per peer").set_defaults(func=cmd_routes)
+    dr = sub.add_parser("drain", help="graceful shutdown (RFC 8326), then withdraw after --wait seconds")
+    dr.add_argument("--wait", type=float)
+    dr.set_defaults(func=cmd_drain)
+    sub.add_parser("undrain", help="announce normally again").set_defaults(func=cmd_simple)
+    sub.add_parser("reload", help="make the speaker re-read its configuration").set_defaults(func=cmd_simple)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    code, errors = EXIT_OK, []
+    try:
+        result = args.func(args)
+    except (model.ValidationError, model.ObjectError, InputError) as err:
+        code, errors = EXIT_INVALID, getattr(err, "errors", [str(err)])
+    except SpeakerUnreachable as err:
+        code, errors = EXIT_UNREACHABLE, [str(err)]
+    except (LookupError, RuntimeError, OSError) as err:
+        code, errors = EXIT_FAILURE, [str(err)]
+    if code == EXIT_OK:
+        print(json.dumps(result, indent=2) if args.json else result)
+    elif args.json:
+        print(json.dumps({"ok": False, "errors": errors}, indent=2))
+    else:
+        for e in errors:
+            print(f"bgplbctl: {e}", file=sys.stderr)
+    return code

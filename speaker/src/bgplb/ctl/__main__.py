@@ -1,0 +1,5 @@
+import sys
+
+from bgplb.ctl import main
+
+sys.exit(main())

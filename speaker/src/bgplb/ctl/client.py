@@ -1,0 +1,39 @@
+"""Talking to the running speaker over its unix socket (one JSON line each way)."""
+
+from __future__ import annotations
+
+import json
+import socket
+from typing import Any
+
+DEFAULT_SOCKET = "/run/bgplb/api.sock"
+
+
+class SpeakerUnreachable(Exception):
+    """No speaker answers on the socket (not running, or no permission)."""
+
+
+def call(path: str, command: str, timeout: float = 30.0, **args: Any) -> Any:
+    """Send one command; return its result or raise RuntimeError with the speaker's error."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            sock.connect(path)
+            sock.sendall(json.dumps({"command": command, **args}).encode() + b"\n")
+            data = b""
+            while not data.endswith(b"\n"):
+                chunk = sock.recv(1 << 16)
+                if not chunk:
+                    break
+                data += chunk
+    except (FileNotFoundError, ConnectionRefusedError, PermissionError) as err:
+        raise SpeakerUnreachable(f"cannot reach the speaker at {path}: {err.strerror or err}") from None
+    except OSError as err:
+        raise SpeakerUnreachable(f"speaker at {path}: {err}") from None
+    try:
+        reply = json.loads(data)
+    except ValueError:
+        raise SpeakerUnreachable(f"speaker at {path} sent no valid reply") from None
+    if not reply.get("ok"):
+        raise RuntimeError(reply.get("error", "unknown error"))
+    return reply.get("result")
