@@ -16,5 +16,6 @@ from harness.frr import FrrRouter, Neighbor
 from harness.gobgp import GoBgp
 from harness.netns import Namespace, NetnsPair
 from harness.path import Path, wait_for
+from harness.speaker import Speaker
 
-__all__ = ["Bird", "FrrRouter", "GoBgp", "Namespace", "Neighbor", "NetnsPair", "Path", "wait_for"]
+__all__ = ["Bird", "FrrRouter", "GoBgp", "Namespace", "Neighbor", "NetnsPair", "Path", "Speaker", "wait_for"]
