@@ -289,7 +289,9 @@ class Session:
             return
         # Established
         if msg_type == MsgType.UPDATE:
-            update = wire.decode_update(body, asn4=True)
+            assert c.peer_open is not None
+            asn4 = c.peer_open.capabilities.asn4 is not None
+            update = wire.decode_update(body, asn4=asn4, ebgp=self.config.local_asn != self.config.peer_asn)
             problem = update.treat_as_withdraw or "; ".join(update.discarded)
             if problem:
                 self._out.append(UpdateIgnored(problem))

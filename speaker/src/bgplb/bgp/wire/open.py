@@ -28,15 +28,8 @@ class Open:
         caps = self.capabilities
         if self.asn > 0xFFFF and caps.asn4 is None:
             caps = replace(caps, asn4=self.asn)
-        params = b""
-        chunk = b""
-        for cap in caps.encode():  # as many capabilities per optional parameter as fit in 255 bytes
-            if len(chunk) + len(cap) > 255:
-                params += bytes((PARAM_CAPABILITIES, len(chunk))) + chunk
-                chunk = b""
-            chunk += cap
-        if chunk:
-            params += bytes((PARAM_CAPABILITIES, len(chunk))) + chunk
+        # one capability per optional parameter: what most implementations send, and what old decoders expect
+        params = b"".join(bytes((PARAM_CAPABILITIES, len(cap))) + cap for cap in caps.encode())
         my_as = self.asn if self.asn <= 0xFFFF else AS_TRANS
         router_id = ipaddress.IPv4Address(self.router_id).packed
         return frame(MsgType.OPEN, _FIXED.pack(self.version, my_as, self.hold_time, router_id, len(params)) + params)
