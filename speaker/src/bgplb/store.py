@@ -29,11 +29,20 @@ class Change:
     after: dict[str, Any] | None
 
 
+def yaml_problem(err: yaml.YAMLError) -> str:
+    """A YAML error without the source line PyYAML quotes (it may be a peer's password)."""
+    if isinstance(err, yaml.MarkedYAMLError):
+        mark = err.problem_mark or err.context_mark
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        return ": ".join(filter(None, [err.context, err.problem])) + where
+    return str(err)
+
+
 def _read_yaml(path: Path) -> Any:
     try:
         return yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:
-        raise model.ValidationError([f"{path}: not valid YAML: {err}"]) from None
+        raise model.ValidationError([f"{path}: not valid YAML: {yaml_problem(err)}"]) from None
 
 
 def write_atomic(path: Path, text: str, mode: int = 0o600) -> None:
@@ -201,8 +210,8 @@ class Store:
         if old is not None and old.pool == svc.pool and old.address:
             return dataclasses.replace(svc, address=old.address)
         pool = current["pool"].get(svc.pool)
-        if pool is None:
-            return svc  # validation reports the unknown pool
+        if pool is None or not pool.auto_assign:
+            return svc  # validation reports the unknown pool, or that the pool only gives addresses on request
         address = assign(pool, svc.name, taken)
         if address is None:
             raise model.ValidationError([f"service {svc.name}: pool: pool {svc.pool} has no free address"])

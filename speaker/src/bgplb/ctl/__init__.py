@@ -18,7 +18,7 @@ import yaml
 from bgplb import model
 from bgplb.ctl import render
 from bgplb.ctl.client import DEFAULT_SOCKET, SpeakerUnreachable, call
-from bgplb.store import SPEAKER_FILE, Store
+from bgplb.store import SPEAKER_FILE, Store, yaml_problem
 
 EXIT_OK, EXIT_FAILURE, EXIT_INVALID, EXIT_UNREACHABLE = 0, 1, 2, 3
 
@@ -33,7 +33,7 @@ def read_documents(source: str) -> list[tuple[str, Any]]:
     try:
         docs = [d for d in yaml.safe_load_all(text) if d is not None]
     except yaml.YAMLError as err:
-        raise InputError(f"{source}: not valid YAML or JSON: {err}") from None
+        raise InputError(f"{source}: not valid YAML or JSON: {yaml_problem(err)}") from None
     items = [i for d in docs for i in (d if isinstance(d, list) else [d])]
     out = []
     for n, item in enumerate(items):
