@@ -37,3 +37,10 @@ if ! cmp -s requirements-dev.txt .venv/.requirements-installed 2>/dev/null; then
   cp requirements-dev.txt .venv/.requirements-installed
 fi
 .venv/bin/pip install -q --no-deps -e speaker
+
+# The checkout is the collection baremetal.bgplb (ansible.cfg points collections_path here).
+mkdir -p .venv/collections/ansible_collections/baremetal
+ln -sfn "$PWD" .venv/collections/ansible_collections/baremetal/bgplb
+
+# Podman for the lab: runc and ulimits this machine needs.
+bash lab/podman/install.sh
