@@ -1,0 +1,220 @@
+#!/usr/bin/python
+# Copyright: bgplb developers
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: advertisement
+short_description: Manage bgplb BGP advertisements on a node
+version_added: 0.1.0
+description:
+  - Creates, updates or deletes one advertisement of the bgplb speaker, which says how the addresses of which
+    pools are announced to which peers (MetalLB's BGPAdvertisement). Runs C(bgplbctl apply) / C(bgplbctl delete)
+    on the node; the object lives in C(<config_dir>/objects/advertisement/<name>.yaml).
+  - With O(state=overridden) and O(objects) it manages all advertisements of the node at once and removes those
+    not listed.
+author: bgplb developers (@bgplb)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.actiongroups
+  - baremetal.bgplb.bgplbctl
+  - baremetal.bgplb.bgplbctl.object
+options:
+  name:
+    description:
+      - Name of the advertisement (letters, digits, C(-), C(_), C(.); at most 63).
+      - Required unless O(objects) is given.
+    type: str
+  pools: &pools
+    description:
+      - Names of the pools whose addresses this advertisement announces. With neither O(pools) nor O(pool_selectors),
+        all pools.
+    type: list
+    elements: str
+  pool_selectors: &pool_selectors
+    description:
+      - Kubernetes-style label selectors (C(match_labels), C(match_expressions) with C(key), C(operator) In, NotIn,
+        Exists or DoesNotExist, C(values)); pools whose labels match are announced.
+    type: list
+    elements: dict
+  aggregation_length: &aggregation_length
+    description:
+      - Prefix length announced for IPv4 service addresses (V(32) announces each address). Speaker default V(32).
+    type: int
+  aggregation_length_v6: &aggregation_length_v6
+    description:
+      - Prefix length announced for IPv6 service addresses. Speaker default V(128).
+    type: int
+  local_pref: &local_pref
+    description:
+      - LOCAL_PREF attribute (iBGP peers only).
+    type: int
+  communities: &communities
+    description:
+      - Communities attached to the routes, as V(65000:100) or the name of a M(baremetal.bgplb.community) object.
+        Quote them in YAML.
+    type: list
+    elements: str
+  large_communities: &large_communities
+    description:
+      - Large communities (RFC 8092), V(65000:1:2).
+    type: list
+    elements: str
+  peers: &peers
+    description:
+      - Names of the peers that receive these routes; all peers if empty.
+    type: list
+    elements: str
+  node_selectors: &node_selectors
+    description:
+      - Kubernetes-style label selectors (C(match_labels), C(match_expressions) with C(key), C(operator) In, NotIn,
+        Exists or DoesNotExist, C(values)); only nodes whose labels match announce.
+    type: list
+    elements: dict
+  objects:
+    description:
+      - A list of advertisements, each with the same fields as the top-level options (O(name) required).
+      - Mutually exclusive with O(name) and the other object options.
+      - Required with O(state=overridden), where it is the complete list of advertisements of the node.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: Name of the advertisement.
+        type: str
+        required: true
+      pools: *pools
+      pool_selectors: *pool_selectors
+      aggregation_length: *aggregation_length
+      aggregation_length_v6: *aggregation_length_v6
+      local_pref: *local_pref
+      communities: *communities
+      large_communities: *large_communities
+      peers: *peers
+      node_selectors: *node_selectors
+attributes:
+  action_group:
+    membership: [baremetal.bgplb.bgplb]
+seealso:
+  - module: baremetal.bgplb.pool
+  - module: baremetal.bgplb.peer
+  - module: baremetal.bgplb.community
+"""
+
+EXAMPLES = r"""
+# Before: no /etc/bgplb/objects/advertisement/public.yaml
+- name: Announce the public pool as /32 and /128 with a community
+  baremetal.bgplb.advertisement:
+    name: public
+    pools: [public]
+    communities: ["65000:100"]
+# After: /etc/bgplb/objects/advertisement/public.yaml
+#   name: public
+#   pools:
+#   - public
+#   pool_selectors: []
+#   aggregation_length: 32
+#   aggregation_length_v6: 128
+#   communities:
+#   - '65000:100'
+#   large_communities: []
+#   peers: []
+#   node_selectors: []
+
+# Before: as above
+- name: Aggregate to a /24 towards the core routers only
+  baremetal.bgplb.advertisement:
+    name: public
+    pools: [public]
+    aggregation_length: 24
+    peers: [core1, core2]
+# After: aggregation_length: 24, peers: [core1, core2], communities: [] (options left out take the defaults)
+
+- name: Exactly the advertisements of the inventory
+  baremetal.bgplb.advertisement:
+    state: overridden
+    objects: "{{ bgplb_advertisements }}"
+"""
+
+RETURN = r"""
+before:
+  description:
+    - The advertisement as the speaker stored it before the task, in canonical form (every field with its value or
+      default); V(null) if it did not exist.
+    - A list of advertisements when O(objects) is used; with O(state=overridden), all advertisements of the node,
+      sorted by name.
+  returned: always
+  type: raw
+  sample:
+    name: public
+    pools: [public]
+    pool_selectors: []
+    aggregation_length: 32
+    aggregation_length_v6: 128
+    communities: ['65000:100']
+    large_communities: []
+    peers: []
+    node_selectors: []
+after:
+  description:
+    - The advertisement as the speaker stores it after the task (in check mode, as it would); V(null) once deleted.
+    - A list when O(objects) is used, like RV(before).
+  returned: always
+  type: raw
+  sample:
+    name: public
+    pools: [public]
+    pool_selectors: []
+    aggregation_length: 24
+    aggregation_length_v6: 128
+    communities: []
+    large_communities: []
+    peers: [core1, core2]
+    node_selectors: []
+diff:
+  description:
+    - The change as Ansible diff C(before)/C(after) dicts (shown with C(--diff)); a list with O(objects).
+  returned: always
+  type: raw
+changes:
+  description: One entry per object bgplbctl looked at, with its action.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"kind": "advertisement", "name": "public", "action": "updated"}]
+reload:
+  description:
+    - What became of the speaker reload after a write. V(null) when nothing was written (no change, check mode);
+      V(applied); V(deferred) when the speaker is not running (the files take effect when it starts);
+      V(refused) when the running speaker kept its old configuration (a warning carries its reason).
+  returned: always
+  type: str
+  sample: deferred
+speaker:
+  description: bgplbctl's note about the reload, as text.
+  returned: always
+  type: str
+  sample: "speaker not running: written, it takes effect when the speaker starts"
+read_only:
+  description: Advertisements defined inline in C(speaker.yaml), which O(state=overridden) leaves alone.
+  returned: when O(state=overridden)
+  type: list
+  elements: str
+  sample: [from-speaker-yaml]
+"""
+
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+from ansible_collections.baremetal.bgplb.plugins.module_utils.argspec import argument_spec  # noqa: E402
+from ansible_collections.baremetal.bgplb.plugins.module_utils.resource import run_object_module  # noqa: E402
+
+KIND = "advertisement"
+
+
+def main():
+    module = AnsibleModule(**argument_spec(KIND))
+    run_object_module(module, KIND)
+
+
+if __name__ == "__main__":
+    main()

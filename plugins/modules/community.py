@@ -1,0 +1,145 @@
+#!/usr/bin/python
+# Copyright: bgplb developers
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: community
+short_description: Manage named BGP communities of bgplb on a node
+version_added: 0.1.0
+description:
+  - Creates, updates or deletes one named community of the bgplb speaker (MetalLB's Community object), usable by
+    name in the O(baremetal.bgplb.advertisement#module:communities) of advertisements. Runs C(bgplbctl apply) /
+    C(bgplbctl delete) on the node; the object lives in C(<config_dir>/objects/community/<name>.yaml).
+  - With O(state=overridden) and O(objects) it manages all communities of the node at once and removes those
+    not listed.
+author: bgplb developers (@bgplb)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.actiongroups
+  - baremetal.bgplb.bgplbctl
+  - baremetal.bgplb.bgplbctl.object
+options:
+  name:
+    description:
+      - Name of the community (letters, digits, C(-), C(_), C(.); at most 63).
+      - Required unless O(objects) is given.
+    type: str
+  value: &value
+    description:
+      - The community, V(65000:100) (RFC 1997) or a well-known name such as V(no-export).
+      - Quote it in YAML, V(65000:100) unquoted is read as a number.
+      - Required by the speaker.
+    type: str
+  objects:
+    description:
+      - A list of communities, each with the same fields as the top-level options (O(name) required).
+      - Mutually exclusive with O(name) and the other object options.
+      - Required with O(state=overridden), where it is the complete list of communities of the node.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: Name of the community.
+        type: str
+        required: true
+      value: *value
+attributes:
+  action_group:
+    membership: [baremetal.bgplb.bgplb]
+seealso:
+  - module: baremetal.bgplb.advertisement
+"""
+
+EXAMPLES = r"""
+# Before: no /etc/bgplb/objects/community/no-transit.yaml
+- name: A named community
+  baremetal.bgplb.community:
+    name: no-transit
+    value: "65000:666"
+# After: /etc/bgplb/objects/community/no-transit.yaml
+#   name: no-transit
+#   value: '65000:666'
+
+- name: Exactly these communities on the node (others deleted, inline ones in speaker.yaml kept)
+  baremetal.bgplb.community:
+    state: overridden
+    objects:
+      - name: no-transit
+        value: "65000:666"
+      - name: backup
+        value: "65000:100"
+
+- name: Delete it (refused by the speaker while an advertisement uses it)
+  baremetal.bgplb.community:
+    name: no-transit
+    state: absent
+# After: objects/community/no-transit.yaml deleted
+"""
+
+RETURN = r"""
+before:
+  description:
+    - The community as the speaker stored it before the task, in canonical form (every field with its value or
+      default); V(null) if it did not exist.
+    - A list of communities when O(objects) is used; with O(state=overridden), all communities of the node,
+      sorted by name.
+  returned: always
+  type: raw
+  sample:
+    {name: no-transit, value: '65000:666'}
+after:
+  description:
+    - The community as the speaker stores it after the task (in check mode, as it would); V(null) once deleted.
+    - A list when O(objects) is used, like RV(before).
+  returned: always
+  type: raw
+  sample:
+    {name: no-transit, value: '65000:667'}
+diff:
+  description:
+    - The change as Ansible diff C(before)/C(after) dicts (shown with C(--diff)); a list with O(objects).
+  returned: always
+  type: raw
+changes:
+  description: One entry per object bgplbctl looked at, with its action.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"kind": "community", "name": "no-transit", "action": "updated"}]
+reload:
+  description:
+    - What became of the speaker reload after a write. V(null) when nothing was written (no change, check mode);
+      V(applied); V(deferred) when the speaker is not running (the files take effect when it starts);
+      V(refused) when the running speaker kept its old configuration (a warning carries its reason).
+  returned: always
+  type: str
+  sample: deferred
+speaker:
+  description: bgplbctl's note about the reload, as text.
+  returned: always
+  type: str
+  sample: "speaker not running: written, it takes effect when the speaker starts"
+read_only:
+  description: Communities defined inline in C(speaker.yaml), which O(state=overridden) leaves alone.
+  returned: when O(state=overridden)
+  type: list
+  elements: str
+  sample: [from-speaker-yaml]
+"""
+
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+from ansible_collections.baremetal.bgplb.plugins.module_utils.argspec import argument_spec  # noqa: E402
+from ansible_collections.baremetal.bgplb.plugins.module_utils.resource import run_object_module  # noqa: E402
+
+KIND = "community"
+
+
+def main():
+    module = AnsibleModule(**argument_spec(KIND))
+    run_object_module(module, KIND)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,434 @@
+#!/usr/bin/python
+# Copyright: bgplb developers
+# Apache License 2.0 (see LICENSE)
+"""Read-only facts from an FRR router: BGP neighbors, the paths of service prefixes, and the kernel's next hops."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: router_info
+short_description: BGP neighbors, service prefix paths and kernel next hops of an FRR router
+version_added: 0.1.0
+description:
+  - Runs on an FRR router (the hosts of C(bgplb_routers)) and reads, never changes, its state.
+  - Per BGP neighbor, from C(vtysh -c 'show bgp neighbors json') and C(show bgp summary json) - address, state,
+    uptime, remote AS, prefixes received per address family.
+  - Per prefix, from C(show bgp ipv4|ipv6 unicast json detail) (or C(show bgp <afi> unicast <prefix> json) for the
+    prefixes asked for) - every BGP path with next hop, AS path, communities, best path and multipath flags; and the
+    next hops the kernel actually uses, from C(ip -j route show <prefix>) (multipath C(nexthops) lists, a single
+    C(gateway), and nexthop objects C(nhid) resolved with C(ip -j nexthop show id)).
+  - Use it to check that every node's path is installed (ECMP) after a deployment, or that a drained node's path
+    is gone.
+author: bgplb developers
+options:
+  prefixes:
+    description:
+      - Only these prefixes (CIDRs; a bare address means its /32 or /128). A prefix the router does not know is
+        still returned, with no paths and no kernel next hops, so its absence can be asserted.
+      - When omitted, every prefix of the BGP tables of O(families).
+    type: list
+    elements: str
+  families:
+    description: Address families whose BGP tables are read when O(prefixes) is omitted; and whose summary is read.
+    type: list
+    elements: str
+    choices: [ipv4, ipv6]
+    default: [ipv4, ipv6]
+  neighbors:
+    description: Whether to return the neighbors.
+    type: bool
+    default: true
+  kernel:
+    description: Whether to return the kernel next hops of each prefix.
+    type: bool
+    default: true
+  vtysh_path:
+    description: The vtysh command.
+    type: path
+    default: vtysh
+  ip_path:
+    description: The iproute2 C(ip) command.
+    type: path
+    default: ip
+notes:
+  - Supports check mode; never reports a change.
+  - Needs to run as root (or a member of the C(frrvty) group) on the router.
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+seealso:
+  - name: FRR BGP documentation
+    description: The commands this module reads.
+    link: https://docs.frrouting.org/en/stable-8.4/bgp.html
+"""
+
+EXAMPLES = r"""
+# Before: two nodes (10.89.77.3, 10.89.77.4) advertise 198.51.100.10/32 to router r1.
+- name: Read the router's view of a service
+  baremetal.bgplb.router_info:
+    prefixes:
+      - 198.51.100.10/32
+      - 2001:db8:100::10
+  register: r1
+
+# After: r1.neighbors and r1.routes look like this
+#   neighbors:
+#     - {address: 10.89.77.3, state: Established, uptime_msec: 182000, remote_as: 64512,
+#        prefixes_received: {ipv4: 1, ipv6: 1}, description: n1, peer_group: BGPLB_NODES, ...}
+#   routes:
+#     198.51.100.10/32:
+#       family: ipv4
+#       paths:
+#         - {next_hop: 10.89.77.3, as_path: [64512], communities: ['65000:100'], bestpath: true, multipath: true, ...}
+#         - {next_hop: 10.89.77.4, as_path: [64512], communities: ['65000:100'], bestpath: false, multipath: true, ...}
+#       kernel: [{gateway: 10.89.77.3, dev: eth0, weight: 1}, {gateway: 10.89.77.4, dev: eth0, weight: 1}]
+
+- name: Every node must be an installed next hop of the service
+  ansible.builtin.assert:
+    that:
+      - r1.routes['198.51.100.10/32'].kernel | map(attribute='gateway') | sort
+        == groups['bgplb_nodes'] | map('extract', hostvars, 'bgplb_bgp_address') | sort
+
+- name: All sessions up
+  ansible.builtin.assert:
+    that: r1.neighbors | rejectattr('state', 'equalto', 'Established') | list | length == 0
+
+- name: Only the neighbors, no routes
+  baremetal.bgplb.router_info:
+    prefixes: []
+    kernel: false
+"""
+
+RETURN = r"""
+neighbors:
+  description: One entry per BGP neighbor (not for peer-groups), sorted by address. Empty when O(neighbors=false).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    address:
+      description: Neighbor address.
+      type: str
+      sample: 10.89.77.3
+    state:
+      description: BGP FSM state (C(Idle), C(Connect), C(Active), C(OpenSent), C(OpenConfirm), C(Established)).
+      type: str
+      sample: Established
+    uptime_msec:
+      description: Milliseconds since the session was established (or since it went down, when not established).
+      type: int
+      sample: 182000
+    remote_as:
+      description: The neighbor's AS.
+      type: int
+      sample: 64512
+    local_as:
+      description: The router's AS on this session.
+      type: int
+      sample: 64500
+    description:
+      description: The neighbor's description (the role sets the inventory hostname).
+      type: str
+      sample: n1
+    peer_group:
+      description: The peer-group the neighbor belongs to.
+      type: str
+      sample: BGPLB_NODES
+    prefixes_received:
+      description: Prefixes accepted (after the inbound policy) per address family that is active for the neighbor.
+      type: dict
+      sample: {ipv4: 1, ipv6: 1}
+    connections_established:
+      description: How many times the session was established since FRR started.
+      type: int
+      sample: 1
+    connections_dropped:
+      description: How many times the session went down since FRR started.
+      type: int
+      sample: 0
+    last_reset:
+      description: FRR's reason for the last reset, if any.
+      type: str
+      sample: Peer closed the session
+routes:
+  description:
+    - Per prefix (CIDR), the BGP paths and the kernel next hops. Keys are canonical CIDRs.
+  returned: always
+  type: dict
+  sample:
+    198.51.100.10/32:
+      family: ipv4
+      paths:
+        - next_hop: 10.89.77.3
+          next_hops: [10.89.77.3]
+          peer: 10.89.77.3
+          as_path: [64512]
+          as_path_string: "64512"
+          origin: IGP
+          communities: ["65000:100"]
+          large_communities: []
+          local_pref: null
+          med: null
+          valid: true
+          bestpath: true
+          multipath: true
+          stale: false
+      kernel:
+        - {gateway: 10.89.77.3, dev: eth0, weight: 1}
+  contains:
+    family:
+      description: C(ipv4) or C(ipv6).
+      type: str
+    paths:
+      description: The BGP paths FRR holds for the prefix (accepted by the inbound policy).
+      type: list
+      elements: dict
+    kernel:
+      description:
+        - The next hops of the kernel route (C(gateway), C(dev), C(weight)); empty when the kernel has no route.
+          Not returned with O(kernel=false).
+      type: list
+      elements: dict
+    kernel_protocol:
+      description: The protocol of the kernel route (C(bgp) when FRR installed it), or null.
+      type: str
+"""
+
+import ipaddress  # noqa: E402 - after the documentation, as Ansible modules do
+import json  # noqa: E402
+
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+
+AFI_KEYS = {"ipv4": "ipv4Unicast", "ipv6": "ipv6Unicast"}
+
+
+def decode_all(text):
+    """vtysh with several -c prints the JSON documents one after the other: decode each."""
+    decoder = json.JSONDecoder()
+    out, pos, text = [], 0, text or ""
+    while True:
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+        if pos >= len(text):
+            return out
+        value, pos = decoder.raw_decode(text, pos)
+        out.append(value)
+
+
+class Router:
+    def __init__(self, module):
+        self.module = module
+        self.vtysh = module.params["vtysh_path"]
+        self.ip = module.params["ip_path"]
+
+    def run(self, args, what):
+        rc, out, err = self.module.run_command(args, check_rc=False)
+        if rc != 0:
+            self.module.fail_json(
+                msg=f"{what} failed (rc={rc}): {(err or out).strip()}", cmd=args, rc=rc, stdout=out, stderr=err
+            )
+        return out
+
+    def show(self, *commands):
+        """Run vtysh show commands, one JSON document per command."""
+        args = [self.vtysh]
+        for command in commands:
+            args += ["-c", command]
+        text = self.run(args, "vtysh " + "; ".join(commands))
+        try:
+            docs = decode_all(text)
+        except ValueError as err:
+            self.module.fail_json(msg=f"vtysh did not return JSON for {commands}: {err}", stdout=text)
+        if len(docs) != len(commands):
+            self.module.fail_json(
+                msg=f"vtysh returned {len(docs)} JSON documents for {len(commands)} commands", stdout=text
+            )
+        return docs
+
+    def ip_json(self, *args):
+        text = self.run([self.ip, "-j", *args], "ip -j " + " ".join(args))
+        try:
+            return json.loads(text) if text.strip() else []
+        except ValueError as err:
+            self.module.fail_json(msg=f"ip did not return JSON for {args}: {err}", stdout=text)
+
+
+def as_int(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def neighbors(router, families):
+    detail, summary = router.show("show bgp neighbors json", "show bgp summary json")
+    counts = {}
+    for family in families:
+        for address, peer in (summary.get(AFI_KEYS[family]) or {}).get("peers", {}).items():
+            counts.setdefault(address, {})[family] = as_int(peer.get("pfxRcd")) or 0
+    out = []
+    for address, n in detail.items():
+        if not isinstance(n, dict) or "bgpState" not in n:
+            continue  # peer-groups and other keys
+        received = dict(counts.get(address, {}))
+        for family, key in AFI_KEYS.items():
+            af = (n.get("addressFamilyInfo") or {}).get(key)
+            if family in families and af is not None and family not in received:
+                received[family] = as_int(af.get("acceptedPrefixCounter")) or 0
+        up = n.get("bgpTimerUpMsec")
+        if up is None:
+            up = n.get("lastResetTimerMsecs")
+        out.append(
+            {
+                "address": address,
+                "state": n.get("bgpState"),
+                "uptime_msec": as_int(up) or 0,
+                "remote_as": as_int(n.get("remoteAs")),
+                "local_as": as_int(n.get("localAs")),
+                "description": n.get("nbrDesc"),
+                "peer_group": n.get("peerGroup"),
+                "prefixes_received": received,
+                "connections_established": as_int(n.get("connectionsEstablished")) or 0,
+                "connections_dropped": as_int(n.get("connectionsDropped")) or 0,
+                "last_reset": n.get("lastResetDueTo"),
+            }
+        )
+    return sorted(out, key=lambda n: (":" in n["address"], n["address"]))
+
+
+def path_facts(p):
+    """One FRR path (the shape of 'show bgp ... json detail' and of the per-prefix JSON) to our fields."""
+    aspath = p.get("aspath")
+    if isinstance(aspath, dict):
+        as_string = aspath.get("string", "")
+    else:  # the table (non-detail) shape: "path": "64512 65001"
+        as_string = p.get("path", "") if isinstance(p.get("path"), str) else ""
+    as_path = [
+        as_int(a) if as_int(a) is not None else a
+        for a in as_string.replace("{", " ").replace("}", " ").replace(",", " ").split()
+    ]
+    hops = [h.get("ip") for h in p.get("nexthops", []) if h.get("ip")]
+    used = [h.get("ip") for h in p.get("nexthops", []) if h.get("ip") and h.get("used")]
+    best = p.get("bestpath")
+    if isinstance(best, dict):
+        best = bool(best.get("overall"))
+    peer = p.get("peer") if isinstance(p.get("peer"), dict) else {}
+    return {
+        "next_hop": (used or hops or [None])[0],
+        "next_hops": hops,
+        "peer": peer.get("peerId") or p.get("peerId"),
+        "as_path": as_path,
+        "as_path_string": as_string,
+        "origin": p.get("origin"),
+        "communities": list((p.get("community") or {}).get("list") or []),
+        "large_communities": list((p.get("largeCommunity") or {}).get("list") or []),
+        "local_pref": as_int(p.get("locPrf", p.get("localpref"))),
+        "med": as_int(p.get("metric", p.get("med"))),
+        "valid": bool(p.get("valid")),
+        "bestpath": bool(best),
+        "multipath": bool(p.get("multipath")),
+        "stale": bool(p.get("stale")),
+    }
+
+
+def is_path(entry):
+    # 'json detail' lists {"prefix", "version"} first, then the paths.
+    return isinstance(entry, dict) and any(k in entry for k in ("nexthops", "aspath", "path", "peer", "valid"))
+
+
+def canonical(prefix):
+    return str(ipaddress.ip_network(prefix.strip(), strict=False))
+
+
+def bgp_routes(router, module):
+    wanted = module.params["prefixes"]
+    routes = {}
+    if wanted is None:
+        for family in module.params["families"]:
+            (table,) = router.show(f"show bgp {family} unicast json detail")
+            for prefix, entries in (table.get("routes") or {}).items():
+                routes[canonical(prefix)] = {"family": family, "paths": [path_facts(e) for e in entries if is_path(e)]}
+        return routes
+    prefixes = []
+    for text in wanted:
+        try:
+            prefixes.append(canonical(text))
+        except ValueError:
+            module.fail_json(msg=f"prefixes: {text!r} is not a CIDR or an IP address")
+    prefixes = list(dict.fromkeys(prefixes))
+    if not prefixes:
+        return routes
+    commands = [f"show bgp {'ipv6' if ':' in p else 'ipv4'} unicast {p} json" for p in prefixes]
+    for prefix, detail in zip(prefixes, router.show(*commands), strict=True):
+        paths = detail.get("paths", [])  # {} for a prefix FRR does not have
+        routes[prefix] = {
+            "family": "ipv6" if ":" in prefix else "ipv4",
+            "paths": [path_facts(p) for p in paths if is_path(p)],
+        }
+    return routes
+
+
+def kernel_next_hops(router, prefix, cache):
+    family = ["-6"] if ":" in prefix else ["-4"]
+    entries = router.ip_json(*family, "route", "show", prefix)
+    if not entries:
+        return [], None
+    route = entries[0]
+    hops = []
+    if route.get("nexthops"):
+        for h in route["nexthops"]:
+            hops.append({"gateway": h.get("gateway"), "dev": h.get("dev"), "weight": as_int(h.get("weight")) or 1})
+    elif route.get("gateway"):
+        hops.append({"gateway": route.get("gateway"), "dev": route.get("dev"), "weight": 1})
+    elif route.get("nhid") is not None:
+        hops = nexthop_object(router, route["nhid"], cache)
+    return hops, route.get("protocol")
+
+
+def nexthop_object(router, nhid, cache, depth=0):
+    """Resolve a kernel nexthop object: a group lists member ids (with weights), a member has the gateway."""
+    if nhid in cache:
+        return cache[nhid]
+    entries = router.ip_json("nexthop", "show", "id", str(nhid))
+    hops = []
+    if entries:
+        nh = entries[0]
+        if nh.get("group") and depth < 2:
+            for member in nh["group"]:
+                for hop in nexthop_object(router, member.get("id"), cache, depth + 1):
+                    hops.append({**hop, "weight": as_int(member.get("weight")) or 1})
+        elif nh.get("gateway") or nh.get("dev"):
+            hops.append({"gateway": nh.get("gateway"), "dev": nh.get("dev"), "weight": 1})
+    cache[nhid] = hops
+    return hops
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "prefixes": {"type": "list", "elements": "str"},
+            "families": {"type": "list", "elements": "str", "choices": ["ipv4", "ipv6"], "default": ["ipv4", "ipv6"]},
+            "neighbors": {"type": "bool", "default": True},
+            "kernel": {"type": "bool", "default": True},
+            "vtysh_path": {"type": "path", "default": "vtysh"},
+            "ip_path": {"type": "path", "default": "ip"},
+        },
+        supports_check_mode=True,
+    )
+    router = Router(module)
+    result = {"changed": False, "neighbors": [], "routes": {}}
+    if module.params["neighbors"]:
+        result["neighbors"] = neighbors(router, module.params["families"])
+    routes = bgp_routes(router, module)
+    if module.params["kernel"]:
+        cache = {}
+        for prefix, route in routes.items():
+            route["kernel"], route["kernel_protocol"] = kernel_next_hops(router, prefix, cache)
+    result["routes"] = routes
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

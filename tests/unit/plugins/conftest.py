@@ -1,0 +1,10 @@
+"""Make the collection importable as `ansible_collections.baremetal.bgplb` (the checkout linked into .venv)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+COLLECTIONS = Path(__file__).resolve().parents[3] / ".venv" / "collections"
+if str(COLLECTIONS) not in sys.path:
+    sys.path.insert(0, str(COLLECTIONS))

@@ -1,0 +1,102 @@
+"""router_info: parsing of FRR 8.4 JSON and iproute2 JSON (shapes captured from a bookworm FRR 8.4.4 router)."""
+
+from __future__ import annotations
+
+import json
+
+from ansible_collections.baremetal.bgplb.plugins.modules import router_info as ri
+
+DETAIL_TABLE = {  # show bgp ipv4 unicast json detail: a {prefix, version} header, then the paths
+    "routes": {
+        "198.51.100.10/32": [
+            {"prefix": "198.51.100.10/32", "version": 1},
+            {"aspath": {"string": "64512", "segments": [{"type": "as-sequence", "list": [64512]}], "length": 1},
+             "origin": "IGP", "valid": True, "multipath": True, "bestpath": {"overall": True},
+             "community": {"string": "65000:100", "list": ["65000:100"]},
+             "nexthops": [{"ip": "10.89.77.3", "afi": "ipv4", "used": True}],
+             "peer": {"peerId": "10.89.77.3", "routerId": "10.89.77.3", "type": "external"}},
+            {"aspath": {"string": "64512"}, "origin": "IGP", "valid": True, "multipath": True,
+             "nexthops": [{"ip": "10.89.77.4", "afi": "ipv4", "used": True}], "peer": {"peerId": "10.89.77.4"}},
+        ]
+    }
+}  # fmt: skip
+
+
+class FakeModule:
+    def __init__(self, outputs, **params):
+        self.outputs = outputs
+        self.params = {"vtysh_path": "vtysh", "ip_path": "ip", "prefixes": None, "families": ["ipv4"], **params}
+        self.calls = []
+
+    def run_command(self, args, check_rc=False):
+        self.calls.append(args)
+        key = " ".join(args)
+        for pattern, out in self.outputs.items():
+            if pattern in key:
+                return 0, out if isinstance(out, str) else json.dumps(out), ""
+        return 1, "", f"unexpected {key}"
+
+    def fail_json(self, **kw):
+        raise AssertionError(kw)
+
+
+def test_decode_all_reads_concatenated_documents():
+    assert ri.decode_all('{"a": 1}\n{}\n { "b": [2] } \n') == [{"a": 1}, {}, {"b": [2]}]
+
+
+def test_table_detail_skips_header_and_reads_flags():
+    router = ri.Router(FakeModule({"json detail": DETAIL_TABLE}))
+    routes = ri.bgp_routes(router, router.module)
+    paths = routes["198.51.100.10/32"]["paths"]
+    assert [p["next_hop"] for p in paths] == ["10.89.77.3", "10.89.77.4"]
+    assert paths[0]["bestpath"] and not paths[1]["bestpath"] and all(p["multipath"] for p in paths)
+    assert paths[0]["as_path"] == [64512] and paths[0]["communities"] == ["65000:100"]
+
+
+def test_prefixes_are_canonical_and_unknown_ones_are_empty():
+    module = FakeModule({"vtysh": '{"prefix": "198.51.100.10/32", "paths": []}\n{}\n'},
+                        prefixes=["198.51.100.10", "2001:db8::1/128"])  # fmt: skip
+    routes = ri.bgp_routes(ri.Router(module), module)
+    assert routes == {"198.51.100.10/32": {"family": "ipv4", "paths": []},
+                      "2001:db8::1/128": {"family": "ipv6", "paths": []}}  # fmt: skip
+    assert module.calls[0] == ["vtysh", "-c", "show bgp ipv4 unicast 198.51.100.10/32 json",
+                               "-c", "show bgp ipv6 unicast 2001:db8::1/128 json"]  # fmt: skip
+
+
+def test_kernel_nexthops_list_gateway_and_nhid_group():
+    hop3 = {"gateway": "10.89.77.3", "dev": "eth0", "weight": 1}
+    hop4 = {"gateway": "10.89.77.4", "dev": "eth0", "weight": 1}
+    multi = [{"dst": "198.51.100.10", "nhid": 19, "protocol": "bgp", "nexthops": [hop3, hop4]}]
+    router = ri.Router(FakeModule({"route show 198.51.100.10/32": multi}))
+    hops, proto = ri.kernel_next_hops(router, "198.51.100.10/32", {})
+    assert [h["gateway"] for h in hops] == ["10.89.77.3", "10.89.77.4"] and proto == "bgp"
+
+    single = [{"dst": "2001:db8:100::10", "nhid": 12, "gateway": "fd00:77::3", "dev": "eth0", "protocol": "bgp"}]
+    router = ri.Router(FakeModule({"route show 2001:db8:100::10/128": single}))
+    assert ri.kernel_next_hops(router, "2001:db8:100::10/128", {})[0] == [
+        {"gateway": "fd00:77::3", "dev": "eth0", "weight": 1}]  # fmt: skip
+
+    router = ri.Router(FakeModule({
+        "route show 198.51.100.11/32": [{"dst": "198.51.100.11", "nhid": 19, "protocol": "bgp"}],
+        "nexthop show id 19": [{"id": 19, "group": [{"id": 11}, {"id": 20, "weight": 3}]}],
+        "nexthop show id 11": [{"id": 11, "gateway": "10.89.77.3", "dev": "eth0"}],
+        "nexthop show id 20": [{"id": 20, "gateway": "10.89.77.4", "dev": "eth0"}],
+    }))  # fmt: skip
+    hops, _ = ri.kernel_next_hops(router, "198.51.100.11/32", {})
+    assert hops == [{"gateway": "10.89.77.3", "dev": "eth0", "weight": 1},
+                    {"gateway": "10.89.77.4", "dev": "eth0", "weight": 3}]  # fmt: skip
+
+    router = ri.Router(FakeModule({"route show 192.0.2.10/32": ""}))
+    assert ri.kernel_next_hops(router, "192.0.2.10/32", {}) == ([], None)
+
+
+def test_neighbors_from_detail_and_summary():
+    detail = {"BGPLB_NODES": {"peerGroupMembers": {}},
+              "10.89.77.3": {"remoteAs": 64512, "localAs": 64500, "bgpState": "Established", "bgpTimerUpMsec": 29000,
+                             "nbrDesc": "n1", "peerGroup": "BGPLB_NODES", "connectionsEstablished": 1,
+                             "addressFamilyInfo": {"ipv4Unicast": {"acceptedPrefixCounter": 1}}}}  # fmt: skip
+    summary = {"ipv4Unicast": {"peers": {"10.89.77.3": {"pfxRcd": 2, "state": "Established"}}}}
+    module = FakeModule({"vtysh": json.dumps(detail) + "\n" + json.dumps(summary)})
+    (n,) = ri.neighbors(ri.Router(module), ["ipv4", "ipv6"])
+    assert n["address"] == "10.89.77.3" and n["state"] == "Established" and n["uptime_msec"] == 29000
+    assert n["remote_as"] == 64512 and n["prefixes_received"] == {"ipv4": 2} and n["peer_group"] == "BGPLB_NODES"
