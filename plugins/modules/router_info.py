@@ -19,7 +19,7 @@ description:
     C(gateway), and nexthop objects C(nhid) resolved with C(ip -j nexthop show id)).
   - Use it to check that every node's path is installed (ECMP) after a deployment, or that a drained node's path
     is gone.
-author: bgplb developers
+author: bgplb developers (@bgplb)
 options:
   prefixes:
     description:
@@ -56,8 +56,10 @@ notes:
 attributes:
   check_mode:
     support: full
+    description: Read-only; runs the same in check mode.
   diff_mode:
     support: none
+    description: Nothing changes, so there is no diff.
 seealso:
   - name: FRR BGP documentation
     description: The commands this module reads.

@@ -196,7 +196,9 @@ class Store:
         changes = []
         for kind, obj in wanted:
             old = config.by_name(kind).get(obj.name)
-            action = "created" if old is None else ("unchanged" if old == obj else "updated")
+            # Compare every field: dataclass equality skips those that do not touch the session (Peer.bfd, ...).
+            same = old is not None and model.to_dict(old, redact=False) == model.to_dict(obj, redact=False)
+            action = "created" if old is None else ("unchanged" if same else "updated")
             changes.append(Change(kind, obj.name, action, _view(old), _view(obj)))
             if action != "unchanged" and not dry_run:
                 write_atomic(

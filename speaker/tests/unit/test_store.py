@@ -270,3 +270,11 @@ def test_yaml_errors_do_not_quote_file_lines(tmp_path):
     _, errors = Store(tmp_path).load_lenient()
     assert len(errors) == 1 and "not valid YAML" in errors[0] and "(line 5, column 1)" in errors[0]
     assert "md5-s3cret" not in errors[0]
+
+
+def test_change_of_a_field_that_does_not_touch_the_session_is_written(st, root):
+    """Peer.bfd compares equal for the session, but it is still a change of the stored object."""
+    st.apply([("peer", PEER)])
+    (change,) = st.apply([("peer", {**PEER, "bfd": True})])
+    assert change.action == "updated"
+    assert yaml.safe_load((root / "objects" / "peer" / "r1.yaml").read_text())["bfd"] is True
