@@ -28,6 +28,9 @@ python -m pytest speaker/tests -q -p no:cacheprovider -rs
 stage "collection: module unit and integration tests"
 python -m pytest tests -q -p no:cacheprovider -rs
 
+stage "collection: ansible-test sanity"
+bash scripts/sanity.sh
+
 stage "collection: build, docs"
 tmp=$(mktemp -d)
 ansible-galaxy collection build --output-path "$tmp" . >/dev/null
