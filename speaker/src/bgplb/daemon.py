@@ -86,6 +86,7 @@ class Daemon:
         self.health = HealthChecker(self._on_health)
         self._nlri: dict[str, tuple[tuple[int, int], bytes]] = {}
         self._fingerprint: object = None
+        self._reload_lock = asyncio.Lock()
         self._stop = asyncio.Event()
         self._drain_task: asyncio.Task[None] | None = None
 
@@ -121,7 +122,7 @@ class Daemon:
         self._apply(config, errors)
         if self.drain and self.drain["state"] == "draining":
             self._drain_task = loop.create_task(self._finish_drain())
-        loop.add_signal_handler(signal.SIGHUP, self.reload)
+        loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(self.reload()))
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
         log.info("bgplb-speaker started (node %s, %d peers)", config.node.name, len(self.speaker.runners))
@@ -147,16 +148,27 @@ class Daemon:
         await self.speaker.stop(graceful_restart=graceful)
 
     async def _watch(self) -> None:
+        """Reload when the directory changed and then stayed unchanged for one interval, so a writer in the middle
+        of many files (a bulk `bgplbctl apply`, which asks for its own reload at the end) is not read half-done."""
+        seen = self._fingerprint
         while True:
             await asyncio.sleep(self.args.watch_interval)
-            if self.store.fingerprint() != self._fingerprint:
-                self.reload()
+            now = await asyncio.to_thread(self.store.fingerprint)
+            if now != self._fingerprint and now == seen:
+                await self.reload()
+            seen = now
 
     # --- configuration ---------------------------------------------------------------------------------------------
-    def reload(self) -> dict[str, Any]:
-        self._fingerprint = self.store.fingerprint()
+    async def reload(self) -> dict[str, Any]:
+        """Re-read the directory in a worker thread (the event loop keeps the sessions' keepalives going even when
+        thousands of files are parsed), then apply the difference on the loop. Reloads run one at a time."""
+        async with self._reload_lock:
+            return await self._reload()
+
+    async def _reload(self) -> dict[str, Any]:
+        self._fingerprint = await asyncio.to_thread(self.store.fingerprint)
         try:
-            config, errors = self.store.load_lenient()
+            config, errors = await asyncio.to_thread(self.store.load_lenient)
         except model.ValidationError as err:
             self.reloads.results["failed"] += 1
             for error in err.errors:
@@ -278,7 +290,7 @@ class Daemon:
         return {"drain": None}
 
     async def _api_reload(self, request: dict[str, Any]) -> dict[str, Any]:
-        return self.reload()
+        return await self.reload()
 
 
 def _route_dict(route: Route) -> dict[str, Any]:

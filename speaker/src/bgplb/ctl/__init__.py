@@ -17,10 +17,11 @@ import yaml
 
 from bgplb import model
 from bgplb.ctl import render
-from bgplb.ctl.client import DEFAULT_SOCKET, SpeakerUnreachable, call
+from bgplb.ctl.client import DEFAULT_SOCKET, SpeakerBusy, SpeakerUnreachable, call
 from bgplb.store import SPEAKER_FILE, Store, yaml_problem
 
 EXIT_OK, EXIT_FAILURE, EXIT_INVALID, EXIT_UNREACHABLE = 0, 1, 2, 3
+RELOAD_TIMEOUT = 120.0  # seconds; re-reading tens of thousands of objects takes a while
 
 
 class InputError(Exception):
@@ -31,7 +32,7 @@ def read_documents(source: str) -> list[tuple[str, Any]]:
     """Objects from a YAML/JSON file or '-': one `{kind: ..., ...}` mapping, a list of them, or several documents."""
     text = sys.stdin.read() if source == "-" else Path(source).read_text()
     try:
-        docs = [d for d in yaml.safe_load_all(text) if d is not None]
+        docs = [d for d in yaml.load_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) if d is not None]
     except yaml.YAMLError as err:
         raise InputError(f"{source}: not valid YAML or JSON: {yaml_problem(err)}") from None
     items = [i for d in docs for i in (d if isinstance(d, list) else [d])]
@@ -50,9 +51,11 @@ def _store(args: argparse.Namespace) -> Store:
 
 def _reload(args: argparse.Namespace) -> str:
     try:
-        result = call(args.socket, "reload")
+        result = call(args.socket, "reload", timeout=RELOAD_TIMEOUT)
     except SpeakerUnreachable:
         return "speaker not running: written, it takes effect when the speaker starts"
+    except SpeakerBusy as err:
+        return f"written; {err} (it is busy and picks the change up from the directory)"
     if not result.get("applied"):
         return f"speaker refused the reload: {'; '.join(result.get('errors', []))}"
     return "speaker reloaded"

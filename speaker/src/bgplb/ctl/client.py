@@ -13,6 +13,10 @@ class SpeakerUnreachable(Exception):
     """No speaker answers on the socket (not running, or no permission)."""
 
 
+class SpeakerBusy(RuntimeError):
+    """The speaker accepted the request but did not answer in time."""
+
+
 def call(path: str, command: str, timeout: float = 30.0, **args: Any) -> Any:
     """Send one command; return its result or raise RuntimeError with the speaker's error."""
     try:
@@ -26,6 +30,8 @@ def call(path: str, command: str, timeout: float = 30.0, **args: Any) -> Any:
                 if not chunk:
                     break
                 data += chunk
+    except TimeoutError:
+        raise SpeakerBusy(f"the speaker at {path} did not answer {command!r} within {timeout:g} s") from None
     except (FileNotFoundError, ConnectionRefusedError, PermissionError) as err:
         raise SpeakerUnreachable(f"cannot reach the speaker at {path}: {err.strerror or err}") from None
     except OSError as err:
