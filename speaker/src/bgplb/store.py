@@ -208,6 +208,14 @@ class Store:
             if (kind, obj.name) in inline_names:
                 errors.append(f"{kind} {obj.name}: defined in {self.speaker_file}; edit that file instead")
                 continue
+            if kind == "peer" and obj.password == model.REDACTED:
+                # The placeholder `get` prints: keep the stored password, so get -> edit -> apply round-trips.
+                old = current["peer"].get(obj.name)
+                if old is None or old.password is None:
+                    errors.append(f"peer {obj.name}: password: {model.REDACTED} is the placeholder `bgplbctl get` "
+                                  "prints; give the password itself")  # fmt: skip
+                    continue
+                obj = dataclasses.replace(obj, password=old.password)
             wanted.append((kind, obj))
             current[kind][obj.name] = obj
         if errors:

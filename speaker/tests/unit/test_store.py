@@ -278,3 +278,20 @@ def test_change_of_a_field_that_does_not_touch_the_session_is_written(st, root):
     (change,) = st.apply([("peer", {**PEER, "bfd": True})])
     assert change.action == "updated"
     assert yaml.safe_load((root / "objects" / "peer" / "r1.yaml").read_text())["bfd"] is True
+
+
+def test_redacted_password_from_get_keeps_the_stored_one(st, root):
+    st.apply([("peer", PEER)])
+    shown = model.to_dict(st.get("peer", "r1")[0])  # what `bgplbctl get` prints
+    assert shown["password"] == model.REDACTED
+    (change,) = st.apply([("peer", {**shown, "hold_time": 30})])
+    assert change.action == "updated"
+    stored = yaml.safe_load((root / "objects" / "peer" / "r1.yaml").read_text())
+    assert stored["password"] == PEER["password"] and stored["hold_time"] == 30
+
+
+def test_redacted_password_for_a_new_peer_is_refused(st, root):
+    before = snapshot(root)
+    with pytest.raises(model.ValidationError, match="placeholder"):
+        st.apply([("peer", {**PEER, "password": model.REDACTED})])
+    assert snapshot(root) == before
