@@ -34,8 +34,9 @@ bash scripts/sanity.sh
 stage "collection: build, docs"
 tmp=$(mktemp -d)
 ansible-galaxy collection build --output-path "$tmp" . >/dev/null
-tar -tzf "$tmp"/baremetal-bgplb-*.tar.gz | grep -q '^speaker/src/bgplb/daemon.py$' \
-  || { echo "the collection artifact lacks the speaker source"; exit 1; }
+tar -tzf "$tmp"/baremetal-bgplb-*.tar.gz > "$tmp/contents"  # (a grep -q in a pipe would SIGPIPE tar under pipefail)
+grep -qx 'speaker/src/bgplb/daemon.py' "$tmp/contents" || { echo "the collection artifact lacks the speaker source"; exit 1; }
+if grep -E '^\.(venv|ansible)/' "$tmp/contents"; then echo "the collection artifact holds local caches"; exit 1; fi
 for m in plugins/modules/*.py; do
   ansible-doc "baremetal.bgplb.$(basename "$m" .py)" >/dev/null
 done
