@@ -21,17 +21,17 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "speaker" / "tests"))
 sys.path.insert(0, str(HERE))
 
-from harness import FrrRouter, GoBgp, Neighbor, NetnsPair  # noqa: E402
+from harness import FrrRouter, GoBgp, Neighbor, NetnsPair, wait_until  # noqa: E402
 
 FIRST = (100 << 24) | (80 << 16)  # 100.80.0.0
 TICK = os.sysconf("SC_CLK_TCK")
+POLL = 0.005  # seconds between checks of FRR
 FEEDER = "192.0.2.254"  # gobgpd's feeder, on lo in the sender namespace
 
 
@@ -52,15 +52,6 @@ def proc_stats(pid: int, with_children: bool = False) -> dict[str, float]:
 def summary(frr: FrrRouter, peer: str) -> tuple[str, int]:
     p = frr.json("show bgp ipv4 unicast summary json").get("peers", {}).get(peer, {})
     return p.get("state", ""), int(p.get("pfxRcd", 0))
-
-
-def wait(cond: Callable[[], bool], timeout: float, what: str) -> float:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise TimeoutError(what)
-        time.sleep(0.005)
-    return time.monotonic()
 
 
 class Sender:
@@ -102,7 +93,7 @@ class Gobgpd(Sender):
                                       "--router-id", "192.0.2.254", "--asn", "64513", "--peer-asn", "64512",
                                       "--count", str(n)],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-        wait(lambda: self._rib_size() >= n, 600, f"gobgpd: loading {n} prefixes from the feeder")
+        wait_until(lambda: self._rib_size() >= n, 600, POLL, f"gobgpd: loading {n} prefixes from the feeder")
         self.g.cli("neighbor", "add", net.right_v4, "as", "64500")
         assert self.g.proc is not None
         self.pid = self.g.proc.pid
@@ -177,12 +168,12 @@ def run_case(name: str, n: int, timeout: float) -> dict[str, object]:
     ):
         sender = SENDERS[name](net, n, Path(tmp))
         try:
-            t0 = wait(lambda: summary(frr, net.left_v4)[0] == "Established", 60, f"{name}: session")
-            t1 = wait(lambda: summary(frr, net.left_v4)[1] >= n, timeout, f"{name}: {n} prefixes at FRR")
+            t0 = wait_until(lambda: summary(frr, net.left_v4)[0] == "Established", 60, POLL, f"{name}: session")
+            t1 = wait_until(lambda: summary(frr, net.left_v4)[1] >= n, timeout, POLL, f"{name}: {n} prefixes at FRR")
             stats = proc_stats(sender.pid, sender.children)
-            w0 = time.monotonic()
+            w0 = time.perf_counter()
             sender.withdraw()
-            w1 = wait(lambda: summary(frr, net.left_v4)[1] == 0, timeout, f"{name}: withdrawal")
+            w1 = wait_until(lambda: summary(frr, net.left_v4)[1] == 0, timeout, POLL, f"{name}: withdrawal")
             after = proc_stats(sender.pid, sender.children)
         finally:
             sender.close()

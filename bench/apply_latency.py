@@ -23,7 +23,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import yaml
@@ -31,7 +30,8 @@ import yaml
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "speaker" / "tests"))
 
-from harness import FrrRouter, Neighbor, NetnsPair, Speaker  # noqa: E402
+from bgplb.ctl.client import call  # noqa: E402
+from harness import FrrRouter, Neighbor, NetnsPair, Speaker, wait_until  # noqa: E402
 
 NODE_ASN, FRR_ASN = 64512, 64500
 POOL_CIDR = "198.18.0.0/15"  # RFC 2544 benchmarking range, 131,072 addresses
@@ -92,29 +92,11 @@ def timed(cmd: list[str], **kw: object) -> tuple[float, subprocess.CompletedProc
     return time.perf_counter() - t0, r
 
 
-def wait(cond: Callable[[], bool], timeout: float, what: str) -> float:
-    deadline = time.perf_counter() + timeout
-    while not cond():
-        if time.perf_counter() > deadline:
-            raise TimeoutError(what)
-        time.sleep(POLL_INTERVAL)
-    return time.perf_counter()
-
-
-def api_call(sock_path: Path, command: str, timeout: float = 600) -> tuple[float, dict]:
-    """One request on the speaker's API socket, timed (bypasses bgplbctl and its 30 s client timeout)."""
+def timed_reload(sock_path: Path) -> float:
+    """Seconds for one `reload` on the speaker's API socket (bgplbctl's client, without the process start-up)."""
     t0 = time.perf_counter()
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(timeout)
-        s.connect(str(sock_path))
-        s.sendall(json.dumps({"command": command}).encode() + b"\n")
-        data = b""
-        while not data.endswith(b"\n"):
-            chunk = s.recv(1 << 16)
-            if not chunk:
-                break
-            data += chunk
-    return time.perf_counter() - t0, json.loads(data)
+    call(str(sock_path), "reload", timeout=600)
+    return time.perf_counter() - t0
 
 
 def baselines(frr: FrrRouter, vty: Vty, sp: Speaker, repeat: int) -> dict[str, object]:
@@ -182,8 +164,8 @@ def main() -> int:
         )
         vty = Vty(frr.dir / "bgpd.vty")
         stack.callback(vty.close)
-        wait(lambda: vty.json("show bgp ipv4 unicast summary json").get("peers", {}).get(net.left_v4, {})
-             .get("state") == "Established", 60, "session Established")  # fmt: skip
+        wait_until(lambda: vty.json("show bgp ipv4 unicast summary json").get("peers", {}).get(net.left_v4, {})
+             .get("state") == "Established", 60, POLL_INTERVAL, "session Established")  # fmt: skip
         log("session up; baselines")
         base = baselines(frr, vty, sp, args.baseline_repeat)
 
@@ -222,7 +204,7 @@ def main() -> int:
             "route_already_at_frr_on_first_poll": sum(1 for n in polls_per_change if n == 1),
             "services_in_config_at_end": args.changes,
         }
-        reload_small = stats([api_call(sp.socket, "reload")[0] for _ in range(args.baseline_repeat)])
+        reload_small = stats([timed_reload(sp.socket) for _ in range(args.baseline_repeat)])
 
         bulk: dict[str, object] = {"services": args.bulk}
         if args.bulk:
@@ -256,13 +238,15 @@ def main() -> int:
                 out_f.seek(0)
                 out = out_f.read()
             log(f"bulk: bgplbctl exited {proc.returncode} after {t1 - t0:.1f}s: {out.strip()[-200:]}")
-            t2 = wait(lambda: pfx_rcd(vty, net.left_v4) >= have + args.bulk, args.timeout, "bulk routes at FRR")
+            t2 = wait_until(
+                lambda: pfx_rcd(vty, net.left_v4) >= have + args.bulk, args.timeout, POLL_INTERVAL, "bulk routes at FRR"
+            )
             first_route = first_route or t2
             written = written or t1
             reloads1 = reload_counts(net, METRICS)
             dropped1 = frr_dropped(frr, net.left_v4)
             log("bulk: timing the speaker's reload at this size")
-            reloads = [api_call(sp.socket, "reload")[0]]  # one: ~30 s each at 10k here
+            reloads = [timed_reload(sp.socket)]  # one: ~30 s each at 10k here
             ctl_status = timed([*ctl, "status"])[0]
             speaker_log = sp.log()
             bulk.update({

@@ -15,7 +15,18 @@ from harness.bird import Bird
 from harness.frr import FrrRouter, Neighbor
 from harness.gobgp import GoBgp
 from harness.netns import Namespace, NetnsPair
-from harness.path import Path, wait_for
+from harness.path import Path, wait_for, wait_until
 from harness.speaker import Speaker
 
-__all__ = ["Bird", "FrrRouter", "GoBgp", "Namespace", "Neighbor", "NetnsPair", "Path", "Speaker", "wait_for"]
+__all__ = [
+    "Bird",
+    "FrrRouter",
+    "GoBgp",
+    "Namespace",
+    "Neighbor",
+    "NetnsPair",
+    "Path",
+    "Speaker",
+    "wait_for",
+    "wait_until",
+]

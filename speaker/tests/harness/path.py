@@ -25,6 +25,12 @@ class Path:
     peer: str = ""
 
 
+def wait_until(predicate: Callable[[], object], timeout: float, interval: float, what: str) -> float:
+    """`wait_for`, returning the `time.perf_counter()` at which the predicate held (for benchmarks)."""
+    wait_for(predicate, timeout, interval, what)
+    return time.perf_counter()
+
+
 def wait_for(predicate: Callable[[], T], timeout: float = 10.0, interval: float = 0.05, what: str = "") -> T:
     """Poll until `predicate()` is truthy and return it; AssertionError naming `what` on timeout."""
     deadline = time.monotonic() + timeout
