@@ -100,12 +100,12 @@ class Bgplbctl:
 def reload_state(note):
     """What became of the speaker reload after a write, from bgplbctl's `speaker` note.
 
-    None: nothing was written; applied; deferred: the speaker is not running, the files take effect when it starts;
-    refused: the speaker kept its running configuration.
+    None: nothing was written; applied; deferred: the speaker is not running (or too busy to confirm), the files
+    take effect when it gets to them; refused: the speaker kept its running configuration.
     """
     if not note:
         return None
-    if note.startswith("speaker not running"):
+    if note.startswith(("speaker not running", "speaker busy")):
         return "deferred"
     if note.startswith("speaker refused"):
         return "refused"

@@ -186,7 +186,8 @@ changes:
 reload:
   description:
     - What became of the speaker reload after a write. V(null) when nothing was written (no change, check mode);
-      V(applied); V(deferred) when the speaker is not running (the files take effect when it starts);
+      V(applied); V(deferred) when the speaker is not running or too busy to confirm (the files take effect when
+      it gets to them);
       V(refused) when the running speaker kept its old configuration (a warning carries its reason).
   returned: always
   type: str

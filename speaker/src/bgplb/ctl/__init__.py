@@ -55,7 +55,7 @@ def _reload(args: argparse.Namespace) -> str:
     except SpeakerUnreachable:
         return "speaker not running: written, it takes effect when the speaker starts"
     except SpeakerBusy as err:
-        return f"written; {err} (it is busy and picks the change up from the directory)"
+        return f"speaker busy: written; {err}; it picks the change up from the directory"
     if not result.get("applied"):
         return f"speaker refused the reload: {'; '.join(result.get('errors', []))}"
     return "speaker reloaded"

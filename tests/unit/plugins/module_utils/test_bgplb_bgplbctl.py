@@ -73,6 +73,7 @@ def test_failures_carry_bgplbctls_messages_and_code(rc, out, err, errors):
     [
         (None, None),
         ("speaker not running: written, it takes effect when the speaker starts", "deferred"),
+        ("speaker busy: written; the speaker at /run/bgplb/api.sock did not answer 'reload' within 120 s", "deferred"),
         ("speaker refused the reload: pool x: overlap", "refused"),
         ("speaker reloaded", "applied"),
     ],
