@@ -81,27 +81,21 @@ node at the event for each hash policy (before the event, 4 nodes).
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
-import errno
 import fnmatch
 import json
 import os
-import random
-import resource
 import select
 import signal
-import socket
-import statistics
-import struct
 import subprocess
 import sys
 import time
-from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+import flows
+
 HERE = Path(__file__).resolve().parent
+FLOWS = HERE / "flows.py"
 VIP = "198.51.100.10"
 PORT = 80
 PREFIX = "bgplbc-"
@@ -126,259 +120,6 @@ def client_ip(k: int) -> str:
 
 def log(msg: str) -> None:
     print(f"[continuity {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def raise_nofile() -> None:
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = max(hard, 65536)
-    with contextlib.suppress(ValueError, OSError):
-        resource.setrlimit(resource.RLIMIT_NOFILE, (want, want))
-
-
-# --------------------------------------------------------------------------------------------------------------------
-# node role: echo server on VIP:80, first line = node name
-
-
-class Echo(asyncio.Protocol):
-    def __init__(self, name: bytes) -> None:
-        self.name = name
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.t: asyncio.Transport = transport  # type: ignore[assignment]
-        # closing (the server is killed at the end of a case) resets: no orphaned sockets retransmitting FINs into
-        # the next case
-        self.t.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        self.t.write(self.name + b"\n")
-
-    def data_received(self, data: bytes) -> None:
-        self.t.write(data)
-
-
-async def serve(name: str) -> None:
-    loop = asyncio.get_running_loop()
-    await loop.create_server(lambda: Echo(name.encode()), VIP, PORT, backlog=4096, reuse_address=True)
-    print("ready", flush=True)
-    await asyncio.Event().wait()
-
-
-# --------------------------------------------------------------------------------------------------------------------
-# client role: long connections with periodic echo, short connections at a fixed rate
-
-
-class Conn(asyncio.Protocol):
-    def __init__(self, client: Client) -> None:
-        self.c = client
-        self.t: asyncio.Transport | None = None
-        self.node: str | None = None
-        self.named: asyncio.Future[None] = client.loop.create_future()
-        self.buf = b""
-        self.seq = 0
-        self.expect = b""
-        self.sent_at = 0.0
-        self.stalls: list[float] = []  # send times of messages answered later than `stall`
-        self.err: str | None = None
-        self.err_at = 0.0
-        self.handle: asyncio.TimerHandle | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.t = transport  # type: ignore[assignment]
-
-    def data_received(self, data: bytes) -> None:
-        now = time.monotonic()
-        buf = self.buf + data
-        if self.node is None:
-            i = buf.find(b"\n")
-            if i < 0:
-                self.buf = buf
-                return
-            self.node, buf = buf[:i].decode(), buf[i + 1 :]
-            if not self.named.done():
-                self.named.set_result(None)
-        if self.expect and len(buf) >= len(self.expect):
-            if buf[: len(self.expect)] != self.expect:
-                self.fail(now, "garbled")
-                return
-            buf = buf[len(self.expect) :]
-            if now - self.sent_at > self.c.stall:
-                self.stalls.append(self.sent_at)
-            self.expect = b""
-            self.handle = self.c.loop.call_at(max(self.sent_at + self.c.interval, now), self.send)
-        self.buf = buf
-
-    def send(self) -> None:
-        if self.err or self.c.closing or self.t is None:
-            return
-        self.seq += 1
-        self.expect = b"%07d\n" % (self.seq % 10_000_000)
-        self.sent_at = time.monotonic()
-        self.t.write(self.expect)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self.c.closing:
-            return
-        kind = "reset" if isinstance(exc, ConnectionResetError) else ("error" if exc else "eof")
-        self.fail(time.monotonic(), kind)
-
-    def fail(self, now: float, kind: str) -> None:
-        if self.err is None:
-            self.err, self.err_at = kind, now
-        if self.handle:
-            self.handle.cancel()
-        if self.t and not self.t.is_closing():
-            self.t.abort()
-
-    def break_in(self, lo: float, hi: float, end: float) -> str | None:
-        """How this connection broke with its breaking moment in [lo, hi): RST/EOF time, or a stalled send time."""
-        if self.err is not None and lo <= self.err_at < hi:
-            return self.err
-        stalls = list(self.stalls)
-        if self.expect and end - self.sent_at > self.c.stall:
-            stalls.append(self.sent_at)
-        if any(lo - self.c.interval <= s < hi - self.c.interval for s in stalls):
-            return "stall"
-        return None
-
-
-class Client:
-    def __init__(self, args: argparse.Namespace) -> None:
-        self.loop = asyncio.get_running_loop()
-        self.args = args
-        self.interval: float = args.interval
-        self.stall: float = args.stall
-        self.closing = False
-        self.conns: list[Conn] = []
-        # (start, or failure time if it failed; failure kind, "" if ok; node that answered)
-        self.shorts: list[tuple[float, str, str | None]] = []
-        self.ips = [client_ip(k) for k in range(args.client_ips)]
-        self.open_times: list[float] = []
-
-    async def open_one(self, i: int, sem: asyncio.Semaphore) -> Conn | None:
-        ip = self.ips[i % len(self.ips)]
-        async with sem:
-            t0 = time.monotonic()
-            for _ in range(50):
-                try:
-                    _t, conn = await asyncio.wait_for(
-                        self.loop.create_connection(
-                            lambda: Conn(self), VIP, PORT, local_addr=(ip, random.randint(10000, 60999))
-                        ),
-                        5,
-                    )
-                    await asyncio.wait_for(conn.named, 5)
-                    self.open_times.append(time.monotonic() - t0)
-                    return conn
-                except OSError as e:
-                    if e.errno != errno.EADDRINUSE:
-                        return None
-                except TimeoutError:
-                    return None
-        return None
-
-    async def short(self) -> None:
-        start = time.monotonic()
-        fail, node = "", None
-        w = None
-        try:
-            async with asyncio.timeout(self.stall):
-                r, w = await asyncio.open_connection(VIP, PORT, local_addr=(random.choice(self.ips), 0))
-                node = (await r.readline()).decode().strip() or None
-                w.write(b"hello\n")
-                if await r.readexactly(6) != b"hello\n":
-                    fail = "garbled"
-        except TimeoutError:
-            fail = "timeout"
-        except ConnectionResetError:
-            fail = "reset"
-        except asyncio.IncompleteReadError:
-            fail = "eof"
-        except OSError as e:
-            fail = errno.errorcode.get(e.errno or 0, "oserror")
-        finally:
-            if w is not None:
-                with contextlib.suppress(OSError):
-                    w.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                w.close()
-        self.shorts.append((time.monotonic() if fail else start, fail, node))
-
-    async def shorts_loop(self) -> None:
-        period = 1.0 / self.args.rate
-        tasks: set[asyncio.Task[None]] = set()
-        nxt = time.monotonic()
-        while not self.closing:
-            task = asyncio.ensure_future(self.short())
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-            nxt += period
-            await asyncio.sleep(max(0.0, nxt - time.monotonic()))
-        for task in list(tasks):
-            task.cancel()
-
-    async def run(self) -> dict[str, Any]:
-        sem = asyncio.Semaphore(200)
-        opened = await asyncio.gather(*(self.open_one(i, sem) for i in range(self.args.connections)))
-        self.conns = [c for c in opened if c is not None]
-        now = time.monotonic()
-        for c in self.conns:  # messages start once all are open, spread over one interval
-            if c.err is None:
-                c.handle = self.loop.call_at(now + random.uniform(0, self.interval), c.send)
-        ready = now + self.interval
-        ot = sorted(self.open_times) or [0.0]
-        opening = {"open_p50_s": round(ot[len(ot) // 2], 3), "open_max_s": round(ot[-1], 3)}
-        print(json.dumps({"ready": len(self.conns), "failed_open": len(opened) - len(self.conns), **opening}))
-        sys.stdout.flush()
-        shorts = asyncio.ensure_future(self.shorts_loop())
-        line = await self.loop.run_in_executor(None, sys.stdin.readline)
-        event = float(line.split()[1])
-        end = event + self.args.window + self.stall + 0.3
-        await asyncio.sleep(max(0.0, end - time.monotonic()))
-        end = time.monotonic()
-        self.closing = True
-        await shorts
-        out = self.report(ready, event, end)
-        for c in self.conns:
-            if c.t and not c.t.is_closing():
-                with contextlib.suppress(OSError):
-                    sock = c.t.get_extra_info("socket")
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                c.t.close()
-        await asyncio.sleep(0.1)
-        return out
-
-    def report(self, ready: float, event: float, end: float) -> dict[str, Any]:
-        win_end = event + self.args.window
-        alive = [c for c in self.conns if c.err is None or c.err_at >= event]
-        per_node = Counter(c.node for c in alive)
-        broken: dict[str, Counter[str]] = defaultdict(Counter)
-        for c in alive:
-            kind = c.break_in(event, win_end, end)
-            if kind:
-                broken[c.node or "?"][kind] += 1
-        base_alive = [c for c in self.conns if c.err is None or c.err_at >= ready]
-        baseline = Counter(kind for c in base_alive if (kind := c.break_in(ready, event, end)))
-
-        def shorts(lo: float, hi: float) -> dict[str, Any]:
-            sel = [s for s in self.shorts if lo <= s[0] < hi]
-            return {
-                "n": len(sel),
-                "failed": sum(1 for s in sel if s[1]),
-                "failures": dict(Counter(f"{s[1]}@{s[2] or '?'}" for s in sel if s[1])),
-                "per_node": dict(sorted(Counter(s[2] for s in sel if not s[1]).items())),
-            }
-
-        return {
-            "alive_at_event": len(alive),
-            "per_node": dict(sorted(per_node.items())),
-            "broken": {n: dict(k) for n, k in sorted(broken.items())},
-            "baseline_broken": dict(baseline),
-            "baseline_seconds": round(event - ready, 2),
-            "new_conns_before": shorts(ready, event),
-            "new_conns_after": shorts(event, win_end),
-        }
-
-
-async def client_main(args: argparse.Namespace) -> None:
-    out = await Client(args).run()
-    print(json.dumps(out), flush=True)
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -502,8 +243,8 @@ class Bench:
 
     def start_servers(self) -> None:
         for i, n in enumerate(self.nodes, 1):
-            self.servers[i] = n.popen([sys.executable, str(Path(__file__).resolve()), "--role", "server",
-                                       "--name", f"n{i}"], stdout=subprocess.PIPE)  # fmt: skip
+            self.servers[i] = n.popen([sys.executable, str(FLOWS), "--role", "server", "--name", f"n{i}",
+                                       "--vip", VIP, "--port", str(PORT)], stdout=subprocess.PIPE)  # fmt: skip
         for i, p in self.servers.items():
             assert p.stdout is not None
             if not select.select([p.stdout], [], [], 20)[0] or p.stdout.readline().strip() != b"ready":
@@ -558,9 +299,8 @@ class Bench:
         v = a.victim
         t = time.monotonic()
         self.reset(ecmp, hash_policy)
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--role", "client", "--connections", str(a.connections),
-               "--client-ips", str(a.client_ips), "--interval", str(a.interval), "--stall", str(a.stall),
-               "--window", str(a.window), "--rate", str(a.rate)]  # fmt: skip
+        sources = [client_ip(k) for k in range(a.client_ips)]
+        cmd = [sys.executable, str(FLOWS), *flows.client_command(a, sources, VIP, PORT)]
         client = self.client.popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         assert client.stdin is not None and client.stdout is not None
         try:
@@ -576,6 +316,8 @@ class Bench:
                     if i != v:
                         self.ip(n, "route", "replace", "default", "via", node_addr(v), "dev", "eth0",
                                 "table", str(TABLE))  # fmt: skip
+            client.stdin.write(b"event\n")  # the client stamps the event when it reads this: first
+            client.stdin.flush()
             t0 = time.monotonic()
             if event == "failure":
                 self.ip(self.router, "link", "set", f"n{v}", "down")
@@ -588,9 +330,10 @@ class Bench:
             else:
                 self.set_members(ecmp, [i for i in (1, 2, 3, 4) if i != v])
             applied = time.monotonic() - t0
-            client.stdin.write(f"event {t0}\n".encode())
+            time.sleep(max(0.0, t0 + a.window - time.monotonic()))
+            client.stdin.write(b"end\n")
             client.stdin.flush()
-            if not select.select([client.stdout], [], [], a.window + a.stall + 60)[0]:
+            if not select.select([client.stdout], [], [], a.stall + 60)[0]:
                 raise RuntimeError("client did not report")
             res = json.loads(client.stdout.readline())
             res["handed_back_packets"] = {
@@ -601,81 +344,14 @@ class Bench:
             if client.poll() is None:
                 os.killpg(client.pid, signal.SIGKILL)
                 client.wait(timeout=10)
-        return self.summarise(name, hash_policy, ecmp, event, handback, ready, res, applied)
-
-    def summarise(self, name: str, hash_policy: int, ecmp: str, event: str, handback: bool, ready: dict[str, Any],
-                  res: dict[str, Any], applied: float) -> dict[str, Any]:  # fmt: skip
-        v = f"n{self.args.victim}"
-        alive = res["alive_at_event"]
-        per_node = {f"n{i}": res["per_node"].get(f"n{i}", 0) for i in (1, 2, 3, 4)}
-        share = per_node[v] / alive if alive else 0.0
-        broken_by_node = {n: sum(k.values()) for n, k in res["broken"].items()}
-        kinds: Counter[str] = Counter()
-        for k in res["broken"].values():
-            kinds.update(k)
-        n_broken = sum(broken_by_node.values())
-        counts = list(per_node.values())
-        members = [1, 2, 3, 4]
-        after = [*members, 5] if event.startswith("join") else [i for i in members if i != self.args.victim]
-        if ecmp == "hash-threshold":
-            moved = hash_threshold_moved(members, after)
-        else:
-            moved = {"join": 1 / 5, "join-idle": 0.0}.get(event, 1 / 4)
-        expected = moved - 1 / 4 if handback else moved
-        return {
-            "case": name,
-            "hash": f"{5 if hash_policy else 3}-tuple",
-            "ecmp": ecmp,
-            "event": event + ("-handback" if handback else ("-plain" if event == "drain" else "")),
-            "node": "n5" if event.startswith("join") else v,
-            "connections_open": ready["ready"],
-            "connect_p50_s": ready["open_p50_s"],
-            "connect_max_s": ready["open_max_s"],
-            "failed_open": ready["failed_open"],
-            "alive_at_event": alive,
-            "per_node": per_node,
-            "spread_max_over_mean": round(max(counts) / statistics.mean(counts), 3) if alive else None,
-            "unavoidable": round(share, 4) if event == "failure" else 0.0,
-            "broken": round(n_broken / alive, 4) if alive else None,
-            "broken_count": n_broken,
-            "broken_from_node": broken_by_node.get(v, 0) if not event.startswith("join") else 0,
-            "broken_from_others": n_broken - (broken_by_node.get(v, 0) if not event.startswith("join") else 0),
-            "broken_kinds": dict(kinds),
-            "expected_uniform": round(expected, 4),
-            "baseline_broken": sum(res["baseline_broken"].values()),
-            "baseline_seconds": res["baseline_seconds"],
-            "new_conns_before": res["new_conns_before"],
-            "new_conns_after": res["new_conns_after"],
-            "new_conns_failed_after": f"{res['new_conns_after']['failed']}/{res['new_conns_after']['n']}",
-            "unknown_midstream_packets": res["handed_back_packets"],
-            "event_apply_ms": round(applied * 1000, 1),
-        }
-
-
-TABLE_KEYS = (
-    "hash",
-    "ecmp",
-    "event",
-    "broken",
-    "unavoidable",
-    "expected_uniform",
-    "broken_from_node",
-    "broken_from_others",
-    "baseline_broken",
-    "spread_max_over_mean",
-    "new_conns_failed_after",
-)
-
-
-def hash_threshold_moved(before: list[int], after: list[int]) -> float:
-    """Fraction of a uniform hash space whose owner changes when the equal-weight next-hop list changes."""
-
-    def slices(hops: list[int]) -> dict[int, tuple[float, float]]:
-        return {h: (k / len(hops), (k + 1) / len(hops)) for k, h in enumerate(hops)}
-
-    old, new = slices(before), slices(after)
-    stay = sum(max(0.0, min(old[h][1], new[h][1]) - max(old[h][0], new[h][0])) for h in old if h in new)
-    return 1 - stay
+        members = [f"n{i}" for i in (1, 2, 3, 4)]
+        after = [*members, "n5"] if event.startswith("join") else [m for m in members if m != f"n{v}"]
+        case = {"name": name, "hash_policy": hash_policy, "ecmp": ecmp, "event": event, "handback": handback,
+                "node": "n5" if event.startswith("join") else f"n{v}"}  # fmt: skip
+        row = flows.summarise(case, ready, res, members, after)
+        row["unknown_midstream_packets"] = res["handed_back_packets"]
+        row["event_apply_ms"] = round(applied * 1000, 1)
+        return row
 
 
 def all_cases() -> list[tuple[str, int, str, str, bool]]:
@@ -702,7 +378,7 @@ def main_bench(args: argparse.Namespace) -> None:
     cases = [c for c in all_cases() if any(fnmatch.fnmatch(c[0], p) for p in patterns)]
     if not cases:
         sys.exit(f"no case matches {args.cases!r}; cases: {', '.join(c[0] for c in all_cases())}")
-    raise_nofile()
+    flows.raise_nofile()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     start = time.monotonic()
     bench = Bench(args)
@@ -720,9 +396,6 @@ def main_bench(args: argparse.Namespace) -> None:
             results.append(r)
     finally:
         bench.close()
-    spread: dict[str, Any] = {}
-    for r in results:
-        spread.setdefault(r["hash"], {}).setdefault(r["ecmp"], []).append(r["spread_max_over_mean"])
     doc = {
         "bench": "continuity",
         "kernel": os.uname().release,
@@ -736,13 +409,11 @@ def main_bench(args: argparse.Namespace) -> None:
             "stall_s": args.stall,
             "window_s": args.window,
             "new_conn_rate_per_s": args.rate,
+            "lifetime_s": args.lifetime,
             "resilient": " ".join(RESILIENT),
         },
-        "table": [{k: r[k] for k in TABLE_KEYS} for r in results],
-        "spread": {
-            h: {e: {"max_over_mean": v, "mean": round(statistics.mean(v), 3)} for e, v in d.items()}
-            for h, d in spread.items()
-        },
+        "table": [{k: r[k] for k in flows.TABLE_KEYS} for r in results],
+        "spread": flows.spread_summary(results),
         "cases": results,
         "handback_rules": {
             "nft": handback_nft or NFT_RULES,
@@ -757,26 +428,13 @@ def main_bench(args: argparse.Namespace) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--role", choices=("bench", "server", "client"), default="bench", help=argparse.SUPPRESS)
-    ap.add_argument("--name", help=argparse.SUPPRESS)
-    ap.add_argument("--connections", type=int, default=2000, help="long connections kept open (default 2000)")
     ap.add_argument("--client-ips", type=int, default=8, help="client source addresses (default 8)")
     ap.add_argument("--cases", default="*", help="comma-separated names or globs, e.g. '5t-*,3t-resilient-*'")
     ap.add_argument("--victim", type=int, default=4, choices=(1, 2, 3, 4), help="node that fails or drains (4)")
-    ap.add_argument("--interval", type=float, default=0.3, help="seconds between a connection's messages")
-    ap.add_argument("--stall", type=float, default=2.0, help="an echo later than this is a break (seconds)")
     ap.add_argument("--window", type=float, default=5.0, help="seconds after the event in which breaks count")
     ap.add_argument("--baseline", type=float, default=2.0, help="seconds of steady state before the event")
-    ap.add_argument("--rate", type=float, default=20.0, help="new short connections per second")
-    args = ap.parse_args()
-    if args.role == "server":
-        raise_nofile()
-        asyncio.run(serve(args.name))
-    elif args.role == "client":
-        raise_nofile()
-        asyncio.run(client_main(args))
-    else:
-        main_bench(args)
+    flows.add_client_options(ap)
+    main_bench(ap.parse_args())
 
 
 if __name__ == "__main__":
