@@ -7,7 +7,7 @@ Prints one JSON document on stdout (progress on stderr). Needs root and the lab'
     .venv/bin/python bench/continuity_lab.py [--cases '5t-*'] [--connections 2000] [--keep] [--no-setup]
 
 The lab (`lab/inventory.yml` + `bench/lab/inventory.yml`): FRR routers r1, r2, nodes n1..n5 (n5 rolled out by
-`site.yml` like the others, then its speaker is stopped: it is the node that joins), the client. The client keeps
+`site.yml` like the others, then drained: it is the node that joins), the client. The client keeps
 `--connections` TCP connections to the service IP's echo port (lab/prepare.yml's lab-echo on every node, port 8080)
 from 8 source addresses through r1, each sending a line every 300 ms and expecting its echo, living 10-40 s and then
 replaced (steady churn), while new short connections arrive at 20/s (bench/flows.py). r1 spreads them over n1..n4.
@@ -19,8 +19,10 @@ hash-threshold multipath). Events, one per case (node n4 fails or drains, n5 joi
 - failure: n4 dies: nftables drops everything in and out of it (no FIN, no RST, no keepalive reaches anyone),
   then its speaker and servers are SIGKILLed. The routers notice at hold-time expiry (lab: 9 s; no BFD on the
   speaker side) and remove its path;
-- join: n5's speaker starts. Its neighbor is already in every router's frr.conf (site.yml put it there, as adding
-  a host to bgplb_nodes and re-running site does): the session comes up and its path joins multipath;
+- join: plain: `bgplbctl undrain` on n5 alone: its route is announced and its path joins multipath (for the routers
+  the same as a new node's first announcement);
+- join-handback: `ansible-playbook playbooks/undrain.yml -e node=n5` (the collection's undrain: the nodes chain
+  hand-back while n5 returns, then stop);
 - drain: plain: `bgplbctl drain --wait 10` on n4 alone: GRACEFUL_SHUTDOWN takes its path out of multipath at once,
   no node hands packets back;
 - drain-handback: `ansible-playbook playbooks/drain.yml -e node=n4` (the collection's drain: hand-back on the
@@ -76,7 +78,7 @@ CONFIGS = {  # case prefix: (bgplb_router_hash_policy, bgplb_router_resilient)
     "3t-hash-threshold": ("l3", False),
     "3t-resilient": ("l3", True),
 }
-EVENTS = ("failure", "join", "drain", "drain-handback")
+EVENTS = ("failure", "join", "join-handback", "drain", "drain-handback")
 
 
 def log(msg: str) -> None:
@@ -171,13 +173,15 @@ class Lab:
             raise RuntimeError(f"r1: fib_multipath_hash_policy is {got} after the router role, not {want}")
 
     def reset(self) -> None:
-        """n1..n4 in service, undrained, servers up; n5 out; nobody hands back."""
+        """n1..n4 in service, undrained, servers up; n5 drained; nobody hands back."""
         sh(f"lab-{VICTIM}", "nft delete table inet bgplb_bench_dead 2>/dev/null; "
                             "systemctl start lab-web lab-echo bgplb-speaker")  # fmt: skip
         for n in IN_SERVICE:
             if json.loads(sh(f"lab-{n}", "bgplbctl --json status"))["drain"] is not None:
                 sh(f"lab-{n}", "bgplbctl --json undrain")
-        sh(f"lab-{JOINER}", "systemctl stop bgplb-speaker")
+        sh(f"lab-{JOINER}", "systemctl start bgplb-speaker")
+        if json.loads(sh(f"lab-{JOINER}", "bgplbctl --json status"))["drain"] is None:
+            sh(f"lab-{JOINER}", "bgplbctl --json drain --wait 0")
         for n in NODES:
             sh(f"lab-{n}", "/usr/local/sbin/bgplb-handback clear")
         self.wait_hops(set(IN_SERVICE))
@@ -194,17 +198,19 @@ class Lab:
                                 "systemctl stop bgplb-speaker lab-echo lab-web")  # fmt: skip
             want = set(before) - {VICTIM}
         elif event == "join":
-            sh(f"lab-{JOINER}", "systemctl start bgplb-speaker")
+            sh(f"lab-{JOINER}", "bgplbctl --json undrain")
             want = {*before, JOINER}
         elif event == "drain":
             sh(f"lab-{VICTIM}", "bgplbctl --json drain --wait 10")
             want = set(before) - {VICTIM}
         else:
-            longest = (self.args.lifetime or (0, 0))[1]
-            info["playbook_s"] = round(
-                self.playbook(str(ROOT / "playbooks/drain.yml"), "-e", f"node={VICTIM}",
-                              "-e", f"bgplb_drain_timeout={int(longest) + 30}"), 1)  # fmt: skip
-            want = set(before) - {VICTIM}
+            # the playbooks wait until the node's connections end: the longest lifetime, plus handed-back flows' idle
+            timeout = int((self.args.lifetime or (0, 0))[1]) + 60
+            joining = event.startswith("join")
+            book, node = ("undrain", JOINER) if joining else ("drain", VICTIM)
+            info["playbook_s"] = round(self.playbook(str(ROOT / f"playbooks/{book}.yml"), "-e", f"node={node}",
+                                                     "-e", f"bgplb_{book}_timeout={timeout}"), 1)  # fmt: skip
+            want = {*before, JOINER} if joining else set(before) - {VICTIM}
         info["issued_s"] = round(time.monotonic() - t, 2)
         info["reaction_s"] = round(info["issued_s"] + self.wait_hops(want, timeout=90), 2)
         return info
@@ -240,9 +246,9 @@ class Lab:
                 os.killpg(client.pid, signal.SIGKILL)
                 client.wait(timeout=10)
         hash_policy, resilient = CONFIGS[cfg]
-        case = {"name": name, "hash_policy": int(hash_policy == "l4"), "handback": event == "drain-handback",
+        case = {"name": name, "hash_policy": int(hash_policy == "l4"), "handback": event.endswith("-handback"),
                 "ecmp": "resilient" if resilient else "hash-threshold", "event": event.removesuffix("-handback"),
-                "node": JOINER if event == "join" else VICTIM}  # fmt: skip
+                "node": JOINER if event.startswith("join") else VICTIM}  # fmt: skip
         row = flows.summarise(case, ready, res, before, after)
         now = self.handed_back()
         row.update(info)

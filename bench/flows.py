@@ -427,12 +427,14 @@ def summarise(
         moved = hash_threshold_moved(members, after)
     else:
         moved = {"join": 1 / len(after), "join-idle": 0.0}.get(event, 1 / len(members))
-    expected = moved - 1 / len(members) if case["handback"] else moved
+    expected: float | None = moved
+    if case["handback"]:  # what hand-back cannot save: flows moved between nodes that stay (hash-threshold)
+        expected = 0.0 if ecmp == "resilient" else (moved - 1 / len(members) if event == "drain" else None)
     return {
         "case": case["name"],
         "hash": f"{5 if case['hash_policy'] else 3}-tuple",
         "ecmp": ecmp,
-        "event": event + ("-handback" if case["handback"] else ("-plain" if event == "drain" else "")),
+        "event": event + ("-handback" if case["handback"] else ("-plain" if event in ("drain", "join") else "")),
         "node": node,
         "connections_open": ready["ready"],
         "connect_p50_s": ready["open_p50_s"],
@@ -447,7 +449,7 @@ def summarise(
         "broken_from_node": from_node,
         "broken_from_others": n_broken - from_node,
         "broken_kinds": dict(kinds),
-        "expected_uniform": round(expected, 4),
+        "expected_uniform": None if expected is None else round(expected, 4),
         "window_s": res["window_s"],
         "opened_in_window": res["opened_in_window"],
         "opened_in_window_broken": sum(res["opened_in_window_broken"].values()),
