@@ -14,7 +14,9 @@ replaced (steady churn), while new short connections arrive at 20/s (bench/flows
 
 Case groups, each applied with the router role itself (bench/lab/routers.yml): hash policy l4 (5-tuple) or l3
 (3-tuple) x `bgplb_router_resilient` true (bgplb-resilient: kernel resilient groups) or false (FRR's own
-hash-threshold multipath). Events, one per case (node n4 fails or drains, n5 joins):
+hash-threshold multipath); and 5t-resilient-vxlan, the hand-back cases again with the speaker role's VXLAN
+transport (`bgplb_speaker_handback_tunnel=vxlan`, bench/lab/nodes.yml), which crosses L3 (here the nodes share a
+segment, so it measures the tunnel's own cost). Events, one per case (node n4 fails or drains, n5 joins):
 
 - failure: n4 dies: nftables drops everything in and out of it (no FIN, no RST, no keepalive reaches anyone),
   then its speaker and servers are SIGKILLed. The routers notice at hold-time expiry (lab: 9 s; no BFD on the
@@ -72,13 +74,16 @@ DEAD_NFT = """table inet bgplb_bench_dead {
     chain out { type filter hook output priority -400; policy drop; oif lo accept; }
 }
 """
-CONFIGS = {  # case prefix: (bgplb_router_hash_policy, bgplb_router_resilient)
-    "5t-resilient": ("l4", True),
-    "5t-hash-threshold": ("l4", False),
-    "3t-hash-threshold": ("l3", False),
-    "3t-resilient": ("l3", True),
-}
 EVENTS = ("failure", "join", "join-handback", "drain", "drain-handback")
+# case prefix: (bgplb_router_hash_policy, bgplb_router_resilient, bgplb_speaker_handback_tunnel), events
+CONFIGS = {
+    "5t-resilient": (("l4", True, "none"), EVENTS),
+    "5t-resilient-vxlan": (("l4", True, "vxlan"), ("join-handback", "drain-handback")),
+    "5t-hash-threshold": (("l4", False, "none"), EVENTS),
+    "3t-hash-threshold": (("l3", False, "none"), EVENTS),
+    "3t-resilient": (("l3", True, "none"), EVENTS),
+}
+DEFAULTS = CONFIGS["5t-resilient"][0]  # the collection's defaults
 
 
 def log(msg: str) -> None:
@@ -99,6 +104,7 @@ class Lab:
         self.logdir = logdir
         self.env = {**os.environ, "PATH": f"{ROOT / '.venv/bin'}:{os.environ['PATH']}", "ANSIBLE_FORCE_COLOR": "0"}
         self.resilient = True
+        self.tunnel = "none"
         self.runs = 0
 
     def playbook(self, *args: str, timeout: float = 1200) -> float:
@@ -162,11 +168,15 @@ class Lab:
         sh(CLIENT, "sysctl -qw net.ipv4.ip_local_port_range='10000 60999'")
         subprocess.run(["podman", "cp", str(HERE / "flows.py"), f"{CLIENT}:/tmp/flows.py"], check=True)
 
-    def configure(self, hash_policy: str, resilient: bool) -> None:
+    def configure(self, hash_policy: str, resilient: bool, tunnel: str) -> None:
         log(f"routers: bgplb_router_hash_policy={hash_policy} bgplb_router_resilient={resilient}")
         self.playbook(str(HERE / "lab/routers.yml"), "-e", f"bgplb_router_hash_policy={hash_policy}",
                       "-e", f"bgplb_router_resilient={str(resilient).lower()}")  # fmt: skip
         self.resilient = resilient
+        if tunnel != self.tunnel:
+            log(f"nodes: bgplb_speaker_handback_tunnel={tunnel}")
+            self.playbook(str(HERE / "lab/nodes.yml"), "-e", f"bgplb_speaker_handback_tunnel={tunnel}")
+            self.tunnel = tunnel
         want = "1" if hash_policy == "l4" else "0"
         got = sh(R1, "sysctl -n net.ipv4.fib_multipath_hash_policy").strip()
         if got != want:
@@ -245,13 +255,14 @@ class Lab:
             if client.poll() is None:
                 os.killpg(client.pid, signal.SIGKILL)
                 client.wait(timeout=10)
-        hash_policy, resilient = CONFIGS[cfg]
+        hash_policy, resilient, tunnel = CONFIGS[cfg][0]
         case = {"name": name, "hash_policy": int(hash_policy == "l4"), "handback": event.endswith("-handback"),
                 "ecmp": "resilient" if resilient else "hash-threshold", "event": event.removesuffix("-handback"),
                 "node": JOINER if event.startswith("join") else VICTIM}  # fmt: skip
         row = flows.summarise(case, ready, res, before, after)
         now = self.handed_back()
         row.update(info)
+        row["handback_tunnel"] = tunnel
         row["next_hops_before"], row["next_hops_after"] = before, after
         if buckets_before and buckets_after:
             row["buckets_moved"] = round(sum(x != y for x, y in zip(buckets_before, buckets_after, strict=True))
@@ -261,8 +272,8 @@ class Lab:
 
 
 def all_cases() -> list[tuple[str, str, str]]:
-    """(name, config prefix, event), grouped by router configuration."""
-    return [(f"{cfg}-{ev}", cfg, ev) for cfg in CONFIGS for ev in EVENTS]
+    """(name, config prefix, event), grouped by configuration."""
+    return [(f"{cfg}-{ev}", cfg, ev) for cfg, (_, events) in CONFIGS.items() for ev in events]
 
 
 def main() -> None:
@@ -284,17 +295,18 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     start = time.monotonic()
     results = []
-    frr = None
+    frr = error = None
     with tempfile.TemporaryDirectory(prefix="bgplb-continuity-lab-") as tmp:
         logdir = Path(args.logdir) if args.logdir else Path(tmp)
+        logdir.mkdir(parents=True, exist_ok=True)
         lab = Lab(args, logdir)
         try:
             lab.setup()
             frr = sh(R1, "vtysh -c 'show version' | head -1").strip()
             current = None
             for name, cfg, event in cases:
-                if CONFIGS[cfg] != current:
-                    current = CONFIGS[cfg]
+                if CONFIGS[cfg][0] != current:
+                    current = CONFIGS[cfg][0]
                     lab.configure(*current)
                 log(f"case {name}")
                 r = lab.case(name, cfg, event)
@@ -303,8 +315,11 @@ def main() -> None:
                     f"per node {r['per_node']}, reaction {r['reaction_s']} s, baseline {r['baseline_broken']}"
                 )
                 results.append(r)
-            if current != CONFIGS["5t-resilient"]:
-                lab.configure(*CONFIGS["5t-resilient"])  # the collection's defaults again
+            if current != DEFAULTS:
+                lab.configure(*DEFAULTS)
+        except Exception as e:  # the cases measured so far are still reported
+            error = f"{type(e).__name__}: {e}"
+            log(f"stopped: {error}")
         finally:
             if not args.keep:
                 with contextlib.suppress(Exception):
@@ -325,12 +340,15 @@ def main() -> None:
             "baseline_s": args.baseline,
             "settle_s": args.settle,
         },
-        "table": [{k: r[k] for k in (*flows.TABLE_KEYS, "reaction_s")} for r in results],
+        "error": error,
+        "table": [{k: r[k] for k in (*flows.TABLE_KEYS, "handback_tunnel", "reaction_s")} for r in results],
         "spread": flows.spread_summary(results),
         "cases": results,
         "runtime_s": round(time.monotonic() - start, 1),
     }
     print(json.dumps(doc, indent=1))
+    if error:
+        sys.exit(1)
 
 
 if __name__ == "__main__":
