@@ -21,10 +21,12 @@ from pathlib import Path
 import jinja2
 import pytest
 import yaml
+from ansible.plugins.filter.core import FilterModule as CoreFilters
 
 ROLE = Path(__file__).resolve().parents[2] / "roles" / "speaker"
 VIP = "198.51.100.10"
 A, B = "10.97.2.10", "10.97.3.10"
+IDLE = 2  # bgplb_speaker_handback_idle, short for the test
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0 or shutil.which("nft") is None, reason="needs root, iproute2 and nftables"),
@@ -81,12 +83,14 @@ def render(tmp: Path) -> tuple[Path, Path]:
     facts = {k: v for k, v in defaults.items() if k.startswith("bgplb_speaker_handback")}
     facts |= {
         "bgplb_speaker_handback_tunnel": "vxlan",
+        "bgplb_speaker_handback_idle": IDLE,
         "ansible_managed": "rendered by tests/handback",
         "__bgplb_speaker_handback_nft": str(nft),
         "__bgplb_speaker_handback_cidrs": ["198.51.100.0/24"],
         "__bgplb_speaker_handback_nodes": [A, B],
     }
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    env.filters.update(CoreFilters().filters())  # the templates use Ansible's filters (regex_replace)
     script = tmp / "bgplb-handback"
     for name, out in (("bgplb-handback.j2", script), ("bgplb-handback.nft.j2", nft)):
         out.write_text(env.from_string((ROLE / "templates" / name).read_text()).render(facts))
@@ -225,3 +229,20 @@ def test_stop_removes_everything(lab):
     assert "bgplb_handback" not in a.run("nft", "list", "tables").stdout
     rules = a.run("ip", "-4", "rule", "show").stdout
     assert "0:\tfrom all lookup local" in rules and "fwmark" not in rules
+
+
+def test_idle_connections_and_flows_stop_counting(lab):
+    hosts, script = lab
+    c, r, a, b = hosts["c"], hosts["r"], hosts["a"], hosts["b"]
+    client = c.popen(sys.executable, "-c", CLIENT)
+    assert ask(client, "new") == "A"
+    assert handback(a, script, "conns") == "1", "A's live connection counts (what drain.yml waits for)"
+    handback(b, script, "to", A, handback(a, script, "endpoint"))
+    r.run("ip", "route", "replace", f"{VIP}/32", "via", B)
+    assert ask(client, "ping 1") == "ok"
+    assert handback(b, script, "flows") == "1", "B hands the flow on (what undrain.yml waits for)"
+    time.sleep(IDLE + 1.5)
+    assert handback(a, script, "conns") == "0", "a connection silent for longer than the idle time no longer counts"
+    assert handback(b, script, "flows") == "0", "neither does a flow handed on that went silent"
+    assert ask(client, "ping 2") == "ok", "the connection itself is untouched"
+    assert handback(a, script, "conns") == "1"
