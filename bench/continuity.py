@@ -333,12 +333,12 @@ class Bench:
             time.sleep(max(0.0, t0 + a.window - time.monotonic()))
             client.stdin.write(b"end\n")
             client.stdin.flush()
+            # read at the window's end: the client resets all its connections once it has reported
+            marked = {f"n{i}": self.handed_back(n) - marked_before[i] for i, n in enumerate(self.nodes, 1)}
             if not select.select([client.stdout], [], [], a.stall + 60)[0]:
                 raise RuntimeError("client did not report")
             res = json.loads(client.stdout.readline())
-            res["handed_back_packets"] = {
-                f"n{i}": self.handed_back(n) - marked_before[i] for i, n in enumerate(self.nodes, 1)
-            }
+            res["handed_back_packets"] = marked
             client.wait(timeout=30)
         finally:
             if client.poll() is None:

@@ -246,6 +246,8 @@ class Lab:
             time.sleep(a.settle)
             client.stdin.write(b"end\n")
             client.stdin.flush()
+            # read at the window's end: the client resets all its connections once it has reported
+            now = self.handed_back()
             after, buckets_after = self.next_hops()
             if not select.select([client.stdout], [], [], a.stall + 120)[0]:
                 raise RuntimeError("the client did not report")
@@ -260,7 +262,6 @@ class Lab:
                 "ecmp": "resilient" if resilient else "hash-threshold", "event": event.removesuffix("-handback"),
                 "node": JOINER if event.startswith("join") else VICTIM}  # fmt: skip
         row = flows.summarise(case, ready, res, before, after)
-        now = self.handed_back()
         row.update(info)
         row["handback_tunnel"] = tunnel
         row["next_hops_before"], row["next_hops_after"] = before, after
