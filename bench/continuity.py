@@ -5,6 +5,9 @@ them, also on failure (stale ones of a killed run are swept at the next start).
 
     python3 bench/continuity.py [--connections 2000] [--cases '5t-*'] [--victim 4]
 
+The prototype of the mechanisms, with static routes standing in for BGP; bench/continuity_lab.py measures the same
+through the lab's real stack. The client and the echo servers are bench/flows.py's.
+
 Topology (all made here)::
 
     client (8 client IPs 10.98.0.10-17) --veth-- router --br0 (L2 fabric 10.99.0.0/24)-- n1..n5 (10.99.0.11-15)
