@@ -183,9 +183,12 @@ class Lab:
             raise RuntimeError(f"r1: fib_multipath_hash_policy is {got} after the router role, not {want}")
 
     def reset(self) -> None:
-        """n1..n4 in service, undrained, servers up; n5 drained; nobody hands back."""
+        """n1..n4 in service, undrained, servers up; n5 drained; nobody hands back; no connection left over (an
+        echo server restart drops the half-open connections of the last case's broken flows)."""
         sh(f"lab-{VICTIM}", "nft delete table inet bgplb_bench_dead 2>/dev/null; "
-                            "systemctl start lab-web lab-echo bgplb-speaker")  # fmt: skip
+                            "systemctl start lab-web bgplb-speaker")  # fmt: skip
+        for n in NODES:
+            sh(f"lab-{n}", "systemctl restart lab-echo")
         for n in IN_SERVICE:
             if json.loads(sh(f"lab-{n}", "bgplbctl --json status"))["drain"] is not None:
                 sh(f"lab-{n}", "bgplbctl --json undrain")
