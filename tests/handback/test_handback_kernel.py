@@ -38,15 +38,17 @@ import asyncio, sys
 NAME = sys.argv[1].encode() + b"\\n"
 async def handle(r, w):
     w.write(NAME)
-    while data := await r.read(4096):
+    while (data := await r.read(4096)) and data != b"bye\\n":
         w.write(data)
+    w.close()
 async def main():
     await (await asyncio.start_server(handle, "{VIP}", 8080)).serve_forever()
 asyncio.run(main())
 """
 
 # A client driven over stdin: "new" opens a connection and prints the node's name, "ping N" sends a line on it and
-# prints "ok", "timeout" (no echo within 3 s, the connection is kept) or "reset"; "recv N" only waits for the echo.
+# prints "ok", "timeout" (no echo within 3 s, the connection is kept) or "reset"; "recv N" only waits for the echo;
+# "new PORT" connects from that source port; "bye" asks the server to close first, then closes ("closed").
 CLIENT = f"""
 import socket, sys
 s, buf = None, b""
@@ -63,8 +65,18 @@ for cmd in sys.stdin:
     cmd = cmd.split()
     try:
         if cmd[0] == "new":
-            s, buf = socket.create_connection(("{VIP}", 8080), timeout=3), b""
+            s, buf = socket.socket(), b""
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.settimeout(3)
+            s.bind(("0.0.0.0", int(cmd[1]) if len(cmd) > 1 else 0))
+            s.connect(("{VIP}", 8080))
             print(line(), flush=True)
+        elif cmd[0] == "bye":
+            s.sendall(b"bye\\n")
+            while s.recv(4096):
+                pass
+            s.close()
+            print("closed", flush=True)
         else:
             if cmd[0] == "ping":
                 s.sendall(cmd[1].encode() + b"\\n")
@@ -246,3 +258,18 @@ def test_idle_connections_and_flows_stop_counting(lab):
     assert handback(b, script, "flows") == "0", "neither does a flow handed on that went silent"
     assert ask(client, "ping 2") == "ok", "the connection itself is untouched"
     assert handback(a, script, "conns") == "1"
+
+
+def test_a_reused_client_port_starts_a_new_connection_where_it_lands(lab):
+    """The server closes first, so the client can reuse its port at once, while the node that handed the old flow
+    on still holds its conntrack entry (ct mark included) in a FIN state, where conntrack ignores a SYN."""
+    hosts, script = lab
+    c, r, a, b = hosts["c"], hosts["r"], hosts["a"], hosts["b"]
+    client = c.popen(sys.executable, "-c", CLIENT)
+    assert ask(client, "new 40000") == "A"
+    handback(b, script, "to", A, handback(a, script, "endpoint"))
+    r.run("ip", "route", "replace", f"{VIP}/32", "via", B)
+    assert ask(client, "ping 1") == "ok", "handed back by B"
+    assert ask(client, "bye") == "closed"
+    assert ask(client, "new 40000") == "B", "the new connection must stay on B, not follow the old flow to A"
+    assert ask(client, "ping 2") == "ok"
