@@ -84,7 +84,6 @@ node at the event for each hash policy (before the event, 4 nodes).
 from __future__ import annotations
 
 import argparse
-import fnmatch
 import json
 import os
 import select
@@ -377,10 +376,7 @@ def main_bench(args: argparse.Namespace) -> None:
     sys.path.insert(0, str(HERE.parent / "speaker" / "tests"))
     if os.geteuid() != 0:
         sys.exit("continuity.py needs root (network namespaces)")
-    patterns = [p.strip() for p in args.cases.split(",") if p.strip()]
-    cases = [c for c in all_cases() if any(fnmatch.fnmatch(c[0], p) for p in patterns)]
-    if not cases:
-        sys.exit(f"no case matches {args.cases!r}; cases: {', '.join(c[0] for c in all_cases())}")
+    cases = flows.select_cases(args.cases, all_cases())
     flows.raise_nofile()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     start = time.monotonic()

@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import fnmatch
 import json
 import os
 import select
@@ -292,10 +291,7 @@ def main() -> None:
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("continuity_lab.py needs root (podman lab)")
-    patterns = [p.strip() for p in args.cases.split(",") if p.strip()]
-    cases = [c for c in all_cases() if any(fnmatch.fnmatch(c[0], p) for p in patterns)]
-    if not cases:
-        sys.exit(f"no case matches {args.cases!r}; cases: {', '.join(c[0] for c in all_cases())}")
+    cases = flows.select_cases(args.cases, all_cases())
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     start = time.monotonic()
     results = []

@@ -30,6 +30,7 @@ import argparse
 import asyncio
 import contextlib
 import errno
+import fnmatch
 import json
 import random
 import resource
@@ -472,6 +473,16 @@ def spread_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         h: {e: {"max_over_mean": v, "mean": round(statistics.mean(v), 3)} for e, v in d.items()}
         for h, d in spread.items()
     }
+
+
+def select_cases(spec: str, cases: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The cases (tuples, name first) whose name matches one of the comma-separated globs of --cases; exits with
+    the list of names when none does."""
+    patterns = [p.strip() for p in spec.split(",") if p.strip()]
+    chosen = [c for c in cases if any(fnmatch.fnmatch(c[0], p) for p in patterns)]
+    if not chosen:
+        sys.exit(f"no case matches {spec!r}; cases: {', '.join(c[0] for c in cases)}")
+    return chosen
 
 
 def client_command(args: argparse.Namespace, sources: list[str], vip: str, port: int) -> list[str]:
