@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import ipaddress
 import json
 import logging
@@ -22,7 +23,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bgplb import model, planner
 from bgplb.api import ApiServer
@@ -31,7 +32,11 @@ from bgplb.bgp.route import Route
 from bgplb.health import HealthChecker
 from bgplb.metrics import ReloadCounter, SpeakerCollector, serve
 from bgplb.speaker import PeerSettings, Speaker
+
+if TYPE_CHECKING:
+    from bgplb.sources.kube.source import KubernetesSource
 from bgplb.store import SPEAKER_FILE, Store
+from bgplb.transport import GTSM_TTL, gtsm_min_ttl
 
 log = logging.getLogger("bgplb")
 
@@ -42,10 +47,13 @@ DRAIN_FILE = "drain.json"
 def peer_settings(node: model.Node, peer: model.Peer) -> PeerSettings:
     """The session parameters of one configured peer, as the speaker core wants them."""
     ebgp = peer.asn != node.asn
+    min_ttl = None
     if not ebgp:
         ttl = None
     elif peer.ebgp_multihop is True:
         ttl = 255
+    elif peer.ttl_security:  # GTSM, directly connected: send 255, accept only what left the peer with 255
+        ttl, min_ttl = GTSM_TTL, gtsm_min_ttl(1)
     else:
         ttl = peer.ebgp_multihop or 1
     families = tuple(wire.IPV6_UNICAST if f == "ipv6" else wire.IPV4_UNICAST for f in planner.peer_families(peer))
@@ -57,6 +65,7 @@ def peer_settings(node: model.Node, peer: model.Peer) -> PeerSettings:
         source_address=peer.source_address,
         password=peer.password,
         ttl=ttl,
+        min_ttl=min_ttl,
         session=fsm.SessionConfig(
             local_asn=node.asn,
             peer_asn=peer.asn,
@@ -89,6 +98,7 @@ class Daemon:
         self._reload_lock = asyncio.Lock()
         self._stop = asyncio.Event()
         self._drain_task: asyncio.Task[None] | None = None
+        self.kube: KubernetesSource | None = None
 
     # --- lifecycle -------------------------------------------------------------------------------------------------
     async def run(self) -> int:
@@ -130,6 +140,8 @@ class Daemon:
         await self._stop.wait()
         watcher.cancel()
         await self._shutdown()
+        if self.kube:
+            await self.kube.close()
         await api.close()
         await self.health.close()
         return 0
@@ -186,7 +198,25 @@ class Daemon:
         peers = model.peers_for_node(config)
         self.speaker.configure({name: peer_settings(config.node, peer) for name, peer in peers.items()})
         self.health.update([s for s in config.services if planner.serves(config, s)])
+        self._configure_kubernetes(config)
         self._replan()
+
+    def _configure_kubernetes(self, config: model.Config) -> None:
+        """Start, restart or stop the Kubernetes source when speaker.yaml's `kubernetes` section changes."""
+        if self.kube is not None and self.kube.settings == config.kubernetes:
+            self.kube.config_changed()
+            return
+        if self.kube is not None:
+            asyncio.get_running_loop().create_task(self.kube.close())
+            self.kube = None
+        if config.kubernetes is not None:
+            from bgplb.sources.kube.source import KubernetesSource  # the kubernetes client only when configured
+
+            self.kube = KubernetesSource(config.kubernetes, config.node.name, self._pools, self._replan)
+            asyncio.get_running_loop().create_task(self.kube.start())
+
+    def _pools(self) -> tuple[model.Pool, ...]:
+        return self.config.pools if self.config else ()
 
     def _replan(self) -> None:
         if self.config is None or self.speaker is None:
@@ -195,7 +225,7 @@ class Daemon:
         plan = (
             {}
             if self.drain and self.drain["state"] == "drained"
-            else planner.plan(self.config, self.health.state, drained=drained)
+            else planner.plan(self._with_sources(self.config), self.health.state, drained=drained)
         )
         for name in self.speaker.runners:
             table: dict[tuple[int, int], dict[bytes, Route]] = {}
@@ -203,6 +233,12 @@ class Daemon:
                 family, nlri = self._to_nlri(prefix)
                 table.setdefault(family, {})[nlri] = route
             self.speaker.set_routes(name, table)
+
+    def _with_sources(self, config: model.Config) -> model.Config:
+        """The config directory's services plus those of the Kubernetes source."""
+        if self.kube is None:
+            return config
+        return dataclasses.replace(config, services=config.services + self.kube.services())
 
     def _to_nlri(self, prefix: str) -> tuple[tuple[int, int], bytes]:
         cached = self._nlri.get(prefix)
@@ -253,6 +289,7 @@ class Daemon:
             "config_errors": self.config_errors,
             "peers": self.speaker.status(),
             "services": {s.name: self.health.state.get(s.name) for s in self.config.services},
+            **({"kubernetes": self.kube.status()} if self.kube else {}),
         }
 
     async def _api_routes(self, request: dict[str, Any]) -> dict[str, Any]:

@@ -1,12 +1,25 @@
 """The config directory: `speaker.yaml` (the node, and optionally objects inline) and one file per object in
 `objects/<kind>/<name>.yaml`, written atomically (temp file, fsync, rename) and only after the whole resulting
-configuration validated. Objects defined inline in speaker.yaml are read-only for `bgplbctl`."""
+configuration validated. Objects defined inline in speaker.yaml are read-only for `bgplbctl`.
+
+Writers (`apply`, `delete`) hold an exclusive `flock` on `.bgplb.lock` in the directory from load to the last
+rename, so of two concurrent conflicting applies exactly one wins; readers hold it shared when they can open it (the
+daemon's view of the directory is read-only), so they never see half of an apply. An apply of several files is
+committed by a journal: every new file is first written complete and synced beside its target, then the list of
+renames is written atomically to `.bgplb-journal.json` (the commit point), then the renames are done and the journal
+removed. A writer killed after the commit point leaves the journal; the next reader uses the pending files and the
+next writer finishes the renames. Killed before it, only pending files are left, which are ignored and removed.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
+import json
 import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,9 +28,13 @@ import yaml
 
 from bgplb import model
 from bgplb.model.addresses import assign
+from bgplb.model.kubernetes import KubernetesSettings, parse_kubernetes
 
 SPEAKER_FILE = "speaker.yaml"
 OBJECTS_DIR = "objects"
+LOCK_FILE = ".bgplb.lock"
+JOURNAL_FILE = ".bgplb-journal.json"
+PENDING = ".pending"  # suffix of the files an apply writes before its commit point
 
 
 @dataclass(frozen=True)
@@ -43,11 +60,36 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
-def _read_yaml(path: Path) -> Any:
+def parse_yaml(data: bytes, source: str, *, many: bool = False) -> Any:
+    """YAML (or JSON) from bytes; anything unusable (not UTF-8, a 5,000-digit integer, nesting deeper than Python
+    recurses) is a ValidationError naming `source`, never another exception."""
     try:
-        return yaml.load(path.read_text(), Loader=_Loader)
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise model.ValidationError([f"{source}: not UTF-8 text (byte {err.start})"]) from None
+    try:
+        if many:
+            return [d for d in yaml.load_all(text, Loader=_Loader) if d is not None]
+        return yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as err:
-        raise model.ValidationError([f"{path}: not valid YAML: {yaml_problem(err)}"]) from None
+        raise model.ValidationError([f"{source}: not valid YAML: {yaml_problem(err)}"]) from None
+    except RecursionError:
+        raise model.ValidationError([f"{source}: nested too deeply"]) from None
+    except (ValueError, TypeError, OverflowError) as err:  # e.g. an integer of more than 4,300 digits
+        raise model.ValidationError([f"{source}: unusable value: {str(err)[:200]}"]) from None
+
+
+def _read_yaml(path: Path, real: Path | None = None) -> Any:
+    """The YAML of `real` (default `path`), errors naming `path`; a directory or unreadable file is an error too."""
+    try:
+        data = (real or path).read_bytes()
+    except FileNotFoundError:
+        raise
+    except IsADirectoryError:
+        raise model.ValidationError([f"{path}: is a directory, not an object file"]) from None
+    except OSError as err:
+        raise model.ValidationError([f"{path}: cannot read: {err.strerror or err}"]) from None
+    return parse_yaml(data, str(path))
 
 
 def sync_dir(path: Path) -> None:
@@ -84,16 +126,79 @@ class Store:
         self.speaker_file = speaker_file
         # Parsed object files by (path, inode, mtime, size): a reload re-reads only files that changed.
         self._parsed: dict[Path, tuple[tuple[int, int, int], Any]] = {}
+        self._lock_depth = 0
+        self._pending: dict[Path, Path] = {}  # target -> committed pending file, while a journal is unfinished
+
+    # --- locking and the journal -----------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _locked(self, exclusive: bool) -> Iterator[None]:
+        """flock on LOCK_FILE; nested use is a no-op. A reader that cannot open the lock file (a read-only directory
+        where no writer ever ran) goes on without it."""
+        if self._lock_depth:
+            self._lock_depth += 1
+            try:
+                yield
+            finally:
+                self._lock_depth -= 1
+            return
+        path = self.root / LOCK_FILE
+        try:
+            fd = os.open(path, (os.O_RDWR | os.O_CREAT) if exclusive else os.O_RDONLY, 0o600)
+        except OSError:
+            if exclusive:
+                raise
+            fd = None
+        try:
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            self._lock_depth = 1
+            yield
+        finally:
+            self._lock_depth = 0
+            if fd is not None:
+                os.close(fd)  # releases the lock
+
+    def _read_journal(self) -> list[tuple[Path, Path]]:
+        """The committed renames (pending file, target) of an unfinished apply; [] if none."""
+        try:
+            data = json.loads((self.root / JOURNAL_FILE).read_bytes())
+        except FileNotFoundError:
+            return []
+        except ValueError:
+            return []  # never half-written (atomic), so this is damage: the apply it describes did not commit
+        out = []
+        objects = (self.root / OBJECTS_DIR).resolve()
+        for item in data.get("renames", []) if isinstance(data, dict) else []:
+            src, dst = (Path(self.root, x) for x in item)
+            # only files under objects/ (a damaged journal must not rename anything else)
+            if objects in src.resolve().parents and objects in dst.resolve().parents:
+                out.append((src, dst))
+        return out
+
+    def _recover(self) -> None:
+        """Under the exclusive lock: finish a committed apply (renames) and remove pending files of uncommitted ones."""
+        journal = self._read_journal()
+        for src, dst in journal:
+            if src.exists():
+                os.replace(src, dst)
+        for folder in {dst.parent for _, dst in journal}:
+            sync_dir(folder)
+        (self.root / JOURNAL_FILE).unlink(missing_ok=True)
+        for kind in model.KINDS:
+            folder = self.root / OBJECTS_DIR / kind
+            if folder.is_dir():
+                for stale in folder.glob(f".*{PENDING}"):
+                    stale.unlink(missing_ok=True)
 
     # --- reading ---------------------------------------------------------------------------------------------------
-    def _speaker(self) -> tuple[model.Node, dict[str, list[Any]]]:
+    def _speaker(self) -> tuple[model.Node, dict[str, list[Any]], KubernetesSettings | None]:
         path = self.root / self.speaker_file
         if not path.exists():
             raise model.ValidationError([f"{path}: missing (it must define at least `node`)"])
         data = _read_yaml(path)
         if not isinstance(data, dict) or "node" not in data:
             raise model.ValidationError([f"{path}: must be a mapping with a `node` entry"])
-        unknown = sorted(set(data) - {"node", *model.KIND_FIELDS.values()})
+        unknown = sorted(set(data) - {"node", "kubernetes", *model.KIND_FIELDS.values()})
         if unknown:
             raise model.ValidationError([f"{path}: {unknown[0]}: unknown field"])
         errors: list[str] = []
@@ -101,6 +206,12 @@ class Store:
             node = model.parse_node(data["node"])
         except model.ObjectError as err:
             raise model.ValidationError([f"{path}: {err}"]) from None
+        kube = None
+        if "kubernetes" in data:
+            try:
+                kube = parse_kubernetes(data["kubernetes"])
+            except model.ObjectError as err:
+                errors.append(f"{path}: {err}")
         inline: dict[str, list[Any]] = {}
         for kind, attr in model.KIND_FIELDS.items():
             items = data.get(attr) or []
@@ -114,7 +225,7 @@ class Store:
                     errors.append(f"{path}: {err}")
         if errors:
             raise model.ValidationError(errors)
-        return node, inline
+        return node, inline, kube
 
     def _object_files(self) -> list[tuple[str, Path]]:
         out = []
@@ -125,26 +236,29 @@ class Store:
         return out
 
     def _read_object(self, kind: str, path: Path) -> Any:
-        st = path.stat()
+        real = self._pending.get(path, path)
+        st = real.stat()
         key = (st.st_ino, st.st_mtime_ns, st.st_size)
         cached = self._parsed.get(path)
         if cached and cached[0] == key:
             return cached[1]
-        obj = model.parse_object(kind, _read_yaml(path))
+        obj = model.parse_object(kind, _read_yaml(path, real))
         if obj.name != path.stem:
             raise model.ObjectError(f"{kind} {obj.name}: name does not match its file name {path.name}")
         self._parsed[path] = (key, obj)
         return obj
 
     def _load(self, lenient: bool) -> tuple[model.Config, list[str]]:
-        node, inline = self._speaker()
+        node, inline, kube = self._speaker()
         objects = {kind: list(inline.get(kind, [])) for kind in model.KINDS}
         errors: list[str] = []
         files = self._object_files()
         for kind, path in files:
             try:
                 objects[kind].append(self._read_object(kind, path))
-            except (model.ObjectError, model.ValidationError) as err:
+            except model.ValidationError as err:
+                errors += err.errors
+            except model.ObjectError as err:
                 errors.append(f"{path}: {err}")
             except FileNotFoundError:
                 continue  # deleted while we read
@@ -153,7 +267,7 @@ class Store:
             del self._parsed[gone]
         if errors and not lenient:
             raise model.ValidationError(errors)
-        config = model.Config(node, **{model.KIND_FIELDS[k]: tuple(v) for k, v in objects.items()})
+        config = model.Config(node, **{model.KIND_FIELDS[k]: tuple(v) for k, v in objects.items()}, kubernetes=kube)
         model.validate_config(config)
         return config, errors
 
@@ -192,9 +306,15 @@ class Store:
         return self.root / OBJECTS_DIR / kind / f"{name}.yaml"
 
     def apply(self, documents: list[tuple[str, Any]], *, dry_run: bool = False) -> list[Change]:
-        """Create or update objects. Everything is validated together first; on any error nothing is written."""
+        """Create or update objects. Everything is validated together first; on any error nothing is written. Holds
+        the directory's exclusive lock throughout, and commits several files all at once (see the module doc)."""
+        with self._locked(exclusive=True):
+            self._recover()
+            return self._apply(documents, dry_run)
+
+    def _apply(self, documents: list[tuple[str, Any]], dry_run: bool) -> list[Change]:
         config = self.load()
-        _, inline = self._speaker()
+        _, inline, _ = self._speaker()
         inline_names = {(k, o.name) for k, objs in inline.items() for o in objs}
         current = {kind: dict(config.by_name(kind)) for kind in model.KINDS}
         errors: list[str] = []
@@ -229,21 +349,48 @@ class Store:
         new = dataclasses.replace(config, **{model.KIND_FIELDS[k]: tuple(v.values()) for k, v in current.items()})
         model.validate_config(new)
         changes = []
-        written: set[Path] = set()
+        files: dict[Path, str] = {}
         for kind, obj in wanted:
             old = config.by_name(kind).get(obj.name)
             # Compare every field: dataclass equality skips those that do not touch the session (Peer.bfd, ...).
             same = old is not None and model.to_dict(old, redact=False) == model.to_dict(obj, redact=False)
             action = "created" if old is None else ("unchanged" if same else "updated")
             changes.append(Change(kind, obj.name, action, _view(old), _view(obj)))
-            if action != "unchanged" and not dry_run:
-                path = self._path(kind, obj.name)
-                text = yaml.dump(model.to_dict(obj, redact=False), Dumper=_Dumper, sort_keys=False)
-                write_atomic(path, text, durable_rename=False)
-                written.add(path.parent)
-        for directory in written:
-            sync_dir(directory)
+            if action != "unchanged":
+                files[self._path(kind, obj.name)] = yaml.dump(
+                    model.to_dict(obj, redact=False), Dumper=_Dumper, sort_keys=False
+                )
+        if files and not dry_run:
+            self._commit(files)
         return changes
+
+    def _commit(self, files: dict[Path, str]) -> None:
+        """Write `files` all or nothing. One file: temp file and rename. Several: pending files, then the journal
+        (the commit point), then the renames. On an error before the commit point (a full disk) nothing changed."""
+        if len(files) == 1:
+            ((path, text),) = files.items()
+            write_atomic(path, text)
+            return
+        renames: list[tuple[Path, Path]] = []
+        try:
+            for path, text in files.items():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=PENDING)
+                renames.append((Path(tmp), path))
+                with os.fdopen(fd, "w") as f:
+                    f.write(text)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.chmod(tmp, 0o600)
+            for folder in {p.parent for p in files}:
+                sync_dir(folder)
+            journal = {"renames": [[str(s.relative_to(self.root)), str(d.relative_to(self.root))] for s, d in renames]}
+            write_atomic(self.root / JOURNAL_FILE, json.dumps(journal))
+        except BaseException:
+            for tmp, _ in renames:
+                tmp.unlink(missing_ok=True)
+            raise
+        self._recover()
 
     def _with_address(self, config: model.Config, current: dict[str, dict[str, Any]], svc: Any, taken: set[str]) -> Any:
         """A pool service keeps the address it was given before; a new one gets the pool's best free address."""
@@ -260,7 +407,12 @@ class Store:
         return dataclasses.replace(svc, address=(address,))
 
     def delete(self, kind: str, name: str, *, dry_run: bool = False) -> Change:
-        """Remove one object; refused (nothing written) if others still refer to it."""
+        """Remove one object; refused (nothing written) if others still refer to it. Under the exclusive lock."""
+        with self._locked(exclusive=True):
+            self._recover()
+            return self._delete(kind, name, dry_run)
+
+    def _delete(self, kind: str, name: str, dry_run: bool) -> Change:
         config = self.load()
         if kind not in model.KINDS:
             raise model.ValidationError([f"unknown kind {kind!r} (known: {', '.join(model.KINDS)})"])
@@ -274,6 +426,7 @@ class Store:
         model.validate_config(dataclasses.replace(config, **{model.KIND_FIELDS[kind]: remaining}))
         if not dry_run:
             path.unlink()
+            sync_dir(path.parent)
         return Change(kind, name, "deleted", _view(old), None)
 
 

@@ -6,6 +6,10 @@ Field names follow MetalLB's, in snake_case. Parsing from dicts and validation l
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bgplb.model.kubernetes import KubernetesSettings
 
 Labels = tuple[tuple[str, str], ...]
 
@@ -49,6 +53,7 @@ class Peer:
     connect_time: int = 5
     password: str | None = field(default=None, repr=False)
     ebgp_multihop: bool | int = False
+    ttl_security: bool = False  # GTSM (RFC 5082) for a directly connected eBGP peer: send TTL 255, accept only 255
     passive: bool = False
     graceful_restart: bool = True
     restart_time: int = 120
@@ -118,6 +123,7 @@ class Config:
     communities: tuple[Community, ...] = ()
     advertisements: tuple[Advertisement, ...] = ()
     services: tuple[Service, ...] = ()
+    kubernetes: KubernetesSettings | None = None  # speaker.yaml's `kubernetes` section (bgplb.model.kubernetes)
 
     def by_name(self, kind: str) -> dict[str, object]:
         return {o.name: o for o in getattr(self, KIND_FIELDS[kind])}
