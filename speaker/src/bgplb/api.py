@@ -2,6 +2,10 @@
 
 Request `{"command": NAME, ...arguments}`; reply `{"ok": true, "result": ...}` or `{"ok": false, "error": TEXT}`.
 The commands are the daemon's (`status`, `routes`, `drain`, `undrain`, `reload`); see speaker/docs/bgplbctl.md.
+
+A client has READ_TIMEOUT seconds to send its request line and as long to take the reply; at most MAX_CLIENTS
+connections are kept, and when one more arrives the longest-waiting client that has not sent its request yet is
+dropped (a real client sends at once, so idle or slow ones go first). Deep nesting, NaN and Infinity are refused.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import asyncio
 import json
 import logging
 import os
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -18,6 +23,12 @@ log = logging.getLogger("bgplb.api")
 
 Handler = Callable[[dict[str, Any]], Awaitable[Any]]
 MAX_REQUEST = 1 << 20
+READ_TIMEOUT = 5.0
+MAX_CLIENTS = 128
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed")
 
 
 class ApiServer:
@@ -25,6 +36,7 @@ class ApiServer:
         self.path = path
         self.handlers = handlers
         self._server: asyncio.AbstractServer | None = None
+        self._clients: dict[asyncio.StreamWriter, float | None] = {}  # -> when it connected, None once it asked
 
     async def start(self) -> None:
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -32,7 +44,9 @@ class ApiServer:
             self.path.unlink()
         old_umask = os.umask(0o177)  # the socket is created 0600: only root may talk to the speaker
         try:
-            self._server = await asyncio.start_unix_server(self._serve, path=str(self.path), limit=MAX_REQUEST)
+            self._server = await asyncio.start_unix_server(
+                self._serve, path=str(self.path), limit=MAX_REQUEST, backlog=1024
+            )
         finally:
             os.umask(old_umask)
         os.chmod(self.path, 0o600)
@@ -45,19 +59,38 @@ class ApiServer:
             self.path.unlink()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._make_room()
+        self._clients[writer] = time.monotonic()
         try:
-            reply = await self._dispatch(await reader.readline())
+            async with asyncio.timeout(READ_TIMEOUT):
+                line = await reader.readline()
+            self._clients[writer] = None
+            reply = await self._dispatch(line)
             writer.write(json.dumps(reply).encode() + b"\n")
-            await writer.drain()
-        except (ConnectionError, asyncio.LimitOverrunError, ValueError) as err:
-            log.info("api: dropped a client: %s", err)
+            async with asyncio.timeout(READ_TIMEOUT):
+                await writer.drain()
+        except (ConnectionError, asyncio.LimitOverrunError, ValueError, TimeoutError) as err:
+            log.debug("api: dropped a client: %r", err)
+        except Exception:
+            log.exception("api: client failed")
         finally:
+            self._clients.pop(writer, None)
             writer.close()
+
+    def _make_room(self) -> None:
+        """Below MAX_CLIENTS connections: drop the longest-waiting clients that have not sent their request."""
+        while len(self._clients) >= MAX_CLIENTS:
+            waiting = [(t, w) for w, t in self._clients.items() if t is not None]
+            if not waiting:
+                return  # every client is being answered: let the new one wait its turn
+            _, oldest = min(waiting, key=lambda tw: tw[0])
+            self._clients.pop(oldest)
+            oldest.transport.abort()
 
     async def _dispatch(self, line: bytes) -> dict[str, Any]:
         try:
-            request = json.loads(line)
-        except ValueError:
+            request = json.loads(line, parse_constant=_no_constant)
+        except (ValueError, RecursionError):
             return {"ok": False, "error": "request is not a JSON line"}
         if not isinstance(request, dict) or not isinstance(request.get("command"), str):
             return {"ok": False, "error": 'request must be an object with a "command" string'}

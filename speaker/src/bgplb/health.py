@@ -3,6 +3,9 @@
 A check's state starts unknown (None), turns True after `rise` passes in a row and False after `fall` failures in a
 row. `on_change(service, healthy)` is called on every flip. Checks whose definition did not change keep running (and
 keep their state) across `update()` calls.
+
+Any exception in a probe counts as a failure, and a check task never ends on an error: a dead backend must not stay
+announced because its check died. An exec check runs in its own process group, killed whole on timeout.
 """
 
 from __future__ import annotations
@@ -10,18 +13,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import signal
 from collections.abc import Callable, Iterable
 
 from bgplb.model import HealthCheck, Service
 
 log = logging.getLogger("bgplb.health")
+MAX_STATUS_LINE = 8192  # an HTTP status line longer than this fails the check
 
 
 async def probe(check: HealthCheck, address: str) -> bool:
-    """One attempt, bounded by the check's timeout."""
+    """One attempt, bounded by the check's timeout; any error is a failure."""
     try:
         return await asyncio.wait_for(_probe(check, address), check.timeout)
     except (TimeoutError, OSError):
+        return False
+    except Exception as err:  # a malformed reply, an unusable command: the backend is not healthy
+        log.debug("health probe of %s failed: %r", address, err)
         return False
 
 
@@ -29,15 +38,16 @@ async def _probe(check: HealthCheck, address: str) -> bool:
     if check.type == "exec":
         proc = await asyncio.create_subprocess_exec(
             *check.command, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
         try:
             return await proc.wait() == 0
         except asyncio.CancelledError:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
+            # the whole group: a shell's children (`sh -c 'curl ...'`) would otherwise outlive the check
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
             raise
-    reader, writer = await asyncio.open_connection(address, check.port)
+    reader, writer = await asyncio.open_connection(address, check.port, limit=MAX_STATUS_LINE)
     try:
         if check.type == "tcp":
             return True
@@ -74,13 +84,20 @@ class HealthChecker:
     async def _run(self, name: str, check: HealthCheck, address: str) -> None:
         passes = fails = 0
         while True:
-            ok = await probe(check, address)
+            try:
+                ok = await probe(check, address)
+            except Exception:  # probe() catches everything; this is the last line of defence
+                log.exception("service %s: health check error (counted as a failure)", name)
+                ok = False
             passes, fails = (passes + 1, 0) if ok else (0, fails + 1)
             current = self.state.get(name)
-            if ok and passes >= check.rise and current is not True:
-                self._flip(name, True)
-            elif not ok and fails >= check.fall and current is not False:
-                self._flip(name, False)
+            try:
+                if ok and passes >= check.rise and current is not True:
+                    self._flip(name, True)
+                elif not ok and fails >= check.fall and current is not False:
+                    self._flip(name, False)
+            except Exception:
+                log.exception("service %s: applying the health state failed", name)
             await asyncio.sleep(check.interval)
 
     def _flip(self, name: str, healthy: bool) -> None:

@@ -2,9 +2,9 @@
 `objects/<kind>/<name>.yaml`, written atomically (temp file, fsync, rename) and only after the whole resulting
 configuration validated. Objects defined inline in speaker.yaml are read-only for `bgplbctl`.
 
-Writers (`apply`, `delete`) hold an exclusive `flock` on `.bgplb.lock` in the directory from load to the last
-rename, so of two concurrent conflicting applies exactly one wins; readers hold it shared when they can open it (the
-daemon's view of the directory is read-only), so they never see half of an apply. An apply of several files is
+Writers (`apply`, `delete`) hold an exclusive `flock` on the config directory itself from load to the last rename,
+so of two concurrent conflicting applies exactly one wins; readers hold it shared (a directory opened read-only can
+be locked: the daemon's view of it is read-only), so they never see half of an apply. An apply of several files is
 committed by a journal: every new file is first written complete and synced beside its target, then the list of
 renames is written atomically to `.bgplb-journal.json` (the commit point), then the renames are done and the journal
 removed. A writer killed after the commit point leaves the journal; the next reader uses the pending files and the
@@ -32,7 +32,6 @@ from bgplb.model.kubernetes import KubernetesSettings, parse_kubernetes
 
 SPEAKER_FILE = "speaker.yaml"
 OBJECTS_DIR = "objects"
-LOCK_FILE = ".bgplb.lock"
 JOURNAL_FILE = ".bgplb-journal.json"
 PENDING = ".pending"  # suffix of the files an apply writes before its commit point
 
@@ -132,8 +131,8 @@ class Store:
     # --- locking and the journal -----------------------------------------------------------------------------------
     @contextlib.contextmanager
     def _locked(self, exclusive: bool) -> Iterator[None]:
-        """flock on LOCK_FILE; nested use is a no-op. A reader that cannot open the lock file (a read-only directory
-        where no writer ever ran) goes on without it."""
+        """flock on the config directory (no lock file to create: works where the directory is read-only); nested
+        use is a no-op."""
         if self._lock_depth:
             self._lock_depth += 1
             try:
@@ -141,13 +140,10 @@ class Store:
             finally:
                 self._lock_depth -= 1
             return
-        path = self.root / LOCK_FILE
         try:
-            fd = os.open(path, (os.O_RDWR | os.O_CREAT) if exclusive else os.O_RDONLY, 0o600)
-        except OSError:
-            if exclusive:
-                raise
-            fd = None
+            fd: int | None = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
+        except FileNotFoundError:
+            fd = None  # no directory: loading reports the missing speaker.yaml
         try:
             if fd is not None:
                 fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -30,11 +31,20 @@ class InputError(Exception):
 
 def read_documents(source: str) -> list[tuple[str, Any]]:
     """Objects from a YAML/JSON file or '-': one `{kind: ..., ...}` mapping, a list of them, or several documents."""
-    text = sys.stdin.read() if source == "-" else Path(source).read_text()
+    stdin = getattr(sys.stdin, "buffer", sys.stdin)  # bytes from a real stdin (a StringIO in tests gives str)
+    data = stdin.read() if source == "-" else Path(source).read_bytes()
+    try:
+        text = data if isinstance(data, str) else data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise InputError(f"{source}: not UTF-8 text (byte {err.start})") from None
     try:
         docs = [d for d in yaml.load_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) if d is not None]
     except yaml.YAMLError as err:
         raise InputError(f"{source}: not valid YAML or JSON: {yaml_problem(err)}") from None
+    except RecursionError:
+        raise InputError(f"{source}: nested too deeply") from None
+    except (ValueError, TypeError, OverflowError) as err:  # e.g. an integer of more than 4,300 digits
+        raise InputError(f"{source}: unusable value: {str(err)[:200]}") from None
     items = [i for d in docs for i in (d if isinstance(d, list) else [d])]
     out = []
     for n, item in enumerate(items):
@@ -141,6 +151,20 @@ def cmd_simple(args: argparse.Namespace) -> Any:
     return {"ok": True, **result} if args.json else json.dumps(result)
 
 
+MAX_DRAIN_WAIT = 7 * 86400.0
+
+
+def drain_wait(text: str) -> float:
+    """--wait: a finite number of seconds, 0 to a week (`nan` used to drain at once and write NaN into drain.json)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or not 0 <= value <= MAX_DRAIN_WAIT:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected seconds from 0 to {MAX_DRAIN_WAIT:g}")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="bgplbctl", description=__doc__.splitlines()[0])
     p.add_argument("--config-dir", default=os.environ.get("BGPLB_CONFIG_DIR", "/etc/bgplb"))
@@ -167,7 +191,7 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("status", help="sessions of the running speaker").set_defaults(func=cmd_status)
     sub.add_parser("routes", help="routes per peer").set_defaults(func=cmd_routes)
     dr = sub.add_parser("drain", help="graceful shutdown (RFC 8326), then withdraw after --wait seconds")
-    dr.add_argument("--wait", type=float)
+    dr.add_argument("--wait", type=drain_wait)
     dr.set_defaults(func=cmd_drain)
     sub.add_parser("undrain", help="announce normally again").set_defaults(func=cmd_simple)
     sub.add_parser("reload", help="make the speaker re-read its configuration").set_defaults(func=cmd_simple)

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import ipaddress
-from collections.abc import Iterator
 
 from bgplb.model.objects import Pool
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-MAX_ASSIGN_CANDIDATES = 1 << 16
+# Pools of up to this many addresses rank every address; larger pools rank this many sampled ones.
+ASSIGN_SAMPLE = 1024
 
 
 def networks(entry: str) -> list[Network]:
@@ -36,26 +37,67 @@ def aggregate(address: str, length_v4: int, length_v6: int) -> str:
     return str(ipaddress.ip_network(f"{ip}/{length_v4 if ip.version == 4 else length_v6}", strict=False))
 
 
-def _candidates(pool: Pool) -> Iterator[Address]:
-    for net in pool_networks(pool):
-        for count, ip in enumerate(net):
-            if count >= MAX_ASSIGN_CANDIDATES:
-                break
-            if pool.avoid_buggy_ips and ip.version == 4 and int(ip) & 0xFF in (0, 255):
-                continue
-            yield ip
+class _Addresses:
+    """The addresses of a pool as one sequence 0..size-1 (its CIDRs in order), without listing them."""
+
+    def __init__(self, pool: Pool) -> None:
+        self.nets = pool_networks(pool)
+        self.starts: list[int] = []
+        total = 0
+        for net in self.nets:
+            self.starts.append(total)
+            total += net.num_addresses
+        self.size = total
+        self.avoid_buggy = pool.avoid_buggy_ips
+
+    def __getitem__(self, offset: int) -> Address:
+        i = bisect.bisect_right(self.starts, offset) - 1
+        return self.nets[i][offset - self.starts[i]]
+
+    def usable(self, ip: Address, taken: set[str]) -> bool:
+        if self.avoid_buggy and ip.version == 4 and int(ip) & 0xFF in (0, 255):
+            return False
+        return str(ip) not in taken
+
+
+def _hash(text: str, size: int = 8) -> bytes:
+    return hashlib.blake2b(text.encode(), digest_size=size).digest()
 
 
 def assign(pool: Pool, service: str, taken: set[str]) -> str | None:
-    """The free pool address that ranks highest for `service` by rendezvous hashing (None if the pool is full).
+    """The pool address for `service` (None if the pool is full), by rendezvous hashing.
 
-    The ranking depends only on the service name and the address, so every node computes the same answer from
-    the same taken set; once assigned, the address is stored in the object and never recomputed (stability).
-    Large pools are searched in their first 65,536 addresses per CIDR.
+    Every candidate address is ranked by blake2b(`service|address`) and the highest-ranked free one wins. The
+    candidates are every address of the pool when it has at most ASSIGN_SAMPLE (1,024) addresses; in a larger pool,
+    the ASSIGN_SAMPLE addresses at offsets blake2b(`service|#i`) mod pool size, i = 0..1023 (the pool's CIDRs taken
+    as one sequence). If every candidate is taken, the first free address from offset blake2b(`service`) mod size
+    on (wrapping around) is used. So the cost is bounded by ASSIGN_SAMPLE hashes plus the number of taken
+    addresses, whatever the pool size (a /8 of IPv4 or a /32 of IPv6 included).
+
+    The result depends only on the pool, the service name and the taken set, so every node computes the same answer;
+    taking an address only moves the service whose pick it was. Once assigned, the address is stored in the object
+    and never recomputed (stability).
     """
-
-    def rank(ip: Address) -> bytes:
-        return hashlib.blake2b(f"{service}|{ip}".encode(), digest_size=8).digest()
-
-    free = [ip for ip in _candidates(pool) if str(ip) not in taken]
-    return str(max(free, key=rank)) if free else None
+    space = _Addresses(pool)
+    if space.size == 0:
+        return None
+    if space.size <= ASSIGN_SAMPLE:
+        offsets = range(space.size)
+    else:
+        offsets = {int.from_bytes(_hash(f"{service}|#{i}", 16), "big") % space.size for i in range(ASSIGN_SAMPLE)}
+    best: tuple[bytes, Address] | None = None
+    for offset in offsets:
+        ip = space[offset]
+        if space.usable(ip, taken):
+            rank = _hash(f"{service}|{ip}")
+            if best is None or rank > best[0]:
+                best = (rank, ip)
+    if best is not None:
+        return str(best[1])
+    start = int.from_bytes(_hash(service, 16), "big") % space.size
+    # Only taken (and, with avoid_buggy_ips, .0/.255) addresses are stepped over: len(taken) + a little steps.
+    for step in range(space.size):
+        ip = space[(start + step) % space.size]
+        if space.usable(ip, taken):
+            return str(ip)
+    return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 from bgplb.bgp.wire.constants import MsgType, frame
@@ -26,11 +27,23 @@ class Notification:
             CeaseSubcode.ADMIN_RESET,
         )
         if shutdown and self.data and self.data[0] and len(self.data) > self.data[0]:
-            message = self.data[1 : 1 + self.data[0]].decode("utf-8", "replace")
+            message = printable(self.data[1 : 1 + self.data[0]].decode("utf-8", "replace"))
             return f'{text} "{message}"'
         if self.data:
             return f"{text} (data {self.data.hex()})"
         return text
+
+
+def printable(text: str) -> str:
+    """A peer's text made safe for logs and terminals: control and format characters (newlines, ESC, bidi
+    overrides, line separators) and quotes become escapes, so it stays one line and cannot move the cursor."""
+    out = []
+    for ch in text:
+        if ch in '"\\' or unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"):
+            out.append(ch.encode("unicode_escape").decode("ascii") if ch not in '"\\' else "\\" + ch)
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 def shutdown_communication(code: int, subcode: int, message: str) -> Notification:
