@@ -18,6 +18,7 @@ import dataclasses
 import ipaddress
 import json
 import logging
+import math
 import os
 import signal
 import sys
@@ -35,7 +36,7 @@ from bgplb.speaker import PeerSettings, Speaker
 
 if TYPE_CHECKING:
     from bgplb.sources.kube.source import KubernetesSource
-from bgplb.store import SPEAKER_FILE, Store
+from bgplb.store import SPEAKER_FILE, Store, write_atomic
 from bgplb.transport import GTSM_TTL, gtsm_min_ttl
 
 log = logging.getLogger("bgplb")
@@ -165,9 +166,13 @@ class Daemon:
         seen = self._fingerprint
         while True:
             await asyncio.sleep(self.args.watch_interval)
-            now = await asyncio.to_thread(self.store.fingerprint)
-            if now != self._fingerprint and now == seen:
-                await self.reload()
+            try:
+                now = await asyncio.to_thread(self.store.fingerprint)
+                if now != self._fingerprint and now == seen:
+                    await self.reload()
+            except Exception:  # the watcher must outlive any one bad reload, or no later change is picked up
+                log.exception("config watch: reload failed, keeping the running config")
+                now = None
             seen = now
 
     # --- configuration ---------------------------------------------------------------------------------------------
@@ -256,19 +261,26 @@ class Daemon:
 
     # --- drain -----------------------------------------------------------------------------------------------------
     def _load_drain(self) -> dict[str, Any] | None:
+        """The saved drain state; an empty, partial or otherwise invalid file is logged and ignored."""
+        path = self.state_dir / DRAIN_FILE
         try:
-            return json.loads((self.state_dir / DRAIN_FILE).read_text())
+            drain = json.loads(path.read_bytes(), parse_constant=lambda c: None)
         except FileNotFoundError:
             return None
+        except (OSError, ValueError, RecursionError) as err:
+            log.error("drain: ignoring unreadable %s: %s", path, err)
+            return None
+        if not valid_drain(drain):
+            log.error("drain: ignoring invalid %s", path)
+            return None
+        return drain
 
     def _save_drain(self) -> None:
         path = self.state_dir / DRAIN_FILE
         if self.drain is None:
             path.unlink(missing_ok=True)
             return
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.drain))
-        os.replace(tmp, path)
+        write_atomic(path, json.dumps(self.drain, allow_nan=False))
 
     async def _finish_drain(self) -> None:
         assert self.drain is not None
@@ -306,8 +318,8 @@ class Daemon:
 
     async def _api_drain(self, request: dict[str, Any]) -> dict[str, Any]:
         wait = request.get("wait", self.args.drain_wait)
-        if not isinstance(wait, int | float) or wait < 0:
-            raise ValueError("drain: wait must be a number of seconds >= 0")
+        if isinstance(wait, bool) or not isinstance(wait, int | float) or not 0 <= wait <= MAX_DRAIN_WAIT:
+            raise ValueError(f"drain: wait must be a number of seconds from 0 to {MAX_DRAIN_WAIT:g}")
         if self.drain is None:
             self.drain = {"state": "draining", "since": time.time(), "until": time.time() + wait}
             self._save_drain()
@@ -328,6 +340,18 @@ class Daemon:
 
     async def _api_reload(self, request: dict[str, Any]) -> dict[str, Any]:
         return await self.reload()
+
+
+MAX_DRAIN_WAIT = 7 * 86400.0
+
+
+def valid_drain(drain: Any) -> bool:
+    """drain.json as _save_drain writes it: a state and finite times."""
+    return (
+        isinstance(drain, dict)
+        and drain.get("state") in ("draining", "drained")
+        and all(isinstance(drain.get(k), int | float) and math.isfinite(drain[k]) for k in ("since", "until"))
+    )
 
 
 def _route_dict(route: Route) -> dict[str, Any]:
