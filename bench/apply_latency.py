@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,6 +28,9 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "speaker" / "tests"))
+sys.path.insert(0, str(HERE))
+
+from frrvty import Vty  # noqa: E402
 
 from bgplb.ctl.client import call  # noqa: E402
 from harness import FrrRouter, Neighbor, NetnsPair, Speaker, wait_until  # noqa: E402
@@ -47,31 +49,6 @@ def address(i: int) -> str:
     base = (198 << 24) | (18 << 16)
     n = base + 1 + i
     return ".".join(str((n >> s) & 0xFF) for s in (24, 16, 8, 0))
-
-
-class Vty:
-    """A persistent connection to bgpd's vty socket: each command is NUL-terminated, each answer ends in three NULs
-    and a status byte (what vtysh does, without starting a process per poll)."""
-
-    def __init__(self, path: Path) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(str(path))
-
-    def run(self, command: str) -> str:
-        self.sock.sendall(command.encode() + b"\0")
-        buf = bytearray()
-        while len(buf) < 4 or buf[-4:-1] != b"\0\0\0":
-            chunk = self.sock.recv(1 << 16)
-            if not chunk:
-                raise ConnectionError("bgpd closed the vty socket")
-            buf += chunk
-        return buf[:-4].decode(errors="replace")
-
-    def json(self, command: str) -> dict:
-        return json.loads(self.run(command) or "{}")
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 def stats(values: list[float]) -> dict[str, float | int]:

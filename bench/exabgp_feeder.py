@@ -1,4 +1,8 @@
-"""ExaBGP API process: announces N /32s in batches at start, withdraws them all when TRIGGER_FILE appears."""
+"""ExaBGP API process: announces N /32s in batches at start (unless `--withdraw-only`: the routes are in ExaBGP's
+static config), then withdraws them all when TRIGGER_FILE appears.
+
+    exabgp_feeder.py COUNT FIRST TRIGGER_FILE [--withdraw-only]
+"""
 
 from __future__ import annotations
 
@@ -19,7 +23,8 @@ def emit(verb: str, count: int, first: int) -> None:
 
 if __name__ == "__main__":
     count, first, trigger = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-    emit("announce", count, first)
+    if "--withdraw-only" not in sys.argv[4:]:
+        emit("announce", count, first)
     while not os.path.exists(trigger):
         time.sleep(0.01)
     emit("withdraw", count, first)
