@@ -182,12 +182,18 @@ class Conn(asyncio.Protocol):
         )
 
     def break_in(self, lo: float, hi: float, end: float) -> str | None:
-        """How this connection broke with its breaking moment in [lo, hi): RST/EOF time, or a stalled send time."""
+        """How this connection broke with its breaking moment in [lo, hi): RST/EOF time, or a stalled send time.
+
+        A message never answered stalled if it waited longer than `stall`: until the connection's error when it
+        failed (also when that error came after the window, a connection that hung in it and was reset later), or
+        until `end`, the report. (A clean close only follows an answer, so it never leaves a message unanswered.)"""
         if self.err is not None and lo <= self.err_at < hi:
             return self.err
         stalls = list(self.stalls)
-        if self.expect and self.err is None and self.closed_at is None and end - self.sent_at > self.c.stall:
-            stalls.append(self.sent_at)
+        if self.expect:
+            waited_until = self.err_at if self.err is not None else end
+            if waited_until - self.sent_at > self.c.stall:
+                stalls.append(self.sent_at)
         if any(lo - self.c.interval <= s < hi - self.c.interval for s in stalls):
             return "stall"
         return None

@@ -2,6 +2,7 @@
 
 import argparse
 import asyncio
+import time
 
 import flows
 import pytest
@@ -73,9 +74,34 @@ def test_break_kinds_and_window(client):
     assert pending.break_in(10.0, 20.0, 25.0) == "stall"
     assert pending.break_in(10.0, 20.0, 16.0) is None
 
-    closed = conn(client, 0.0)
-    closed.expect, closed.sent_at, closed.closed_at = b"x\n", 15.0, 15.5  # closed cleanly by its lifetime
-    assert closed.break_in(10.0, 20.0, 25.0) is None
+    # closed cleanly by its lifetime: close() only follows an answer, so nothing is pending
+    now = time.monotonic()
+    closed = conn(client, now - 5.0)
+    closed.node, closed.due = "n1", now - 1.0
+    closed.expect, closed.sent_at = b"0000001\n", now - 0.1
+    closed.data_received(b"0000001\n")  # the answer, then the lifetime is over: close()
+    assert closed.closed_at is not None and closed.expect == b"" and closed.t.closed
+    assert closed.break_in(now - 2.0, now + 8.0, now + 10.0) is None
+
+
+def test_hang_in_window_reset_after_it(client):
+    """A message sent at 11 s hangs; the connection is reset at 20.5 s, after the window [10, 20) but before the
+    report at 22.3 s: it broke in the window (a stall at 11 s), whatever ended it later."""
+    hung = conn(client, 0.0)
+    hung.expect, hung.sent_at = b"0000001\n", 11.0
+    hung.fail(20.5, "reset")
+    assert hung.break_in(10.0, 20.0, 22.3) == "stall"
+    assert hung.break_in(0.0, 10.0, 22.3) is None
+    assert hung.break_in(20.0, 30.0, 22.3) == "reset", "in a window that holds the reset, the reset"
+
+    quick = conn(client, 0.0)  # sent at 19 s, reset 0.5 s later: the reset, not a stall, and after the window
+    quick.expect, quick.sent_at = b"0000001\n", 19.0
+    quick.fail(19.5, "reset")
+    assert quick.break_in(10.0, 20.0, 22.3) == "reset"
+    quick2 = conn(client, 0.0)
+    quick2.expect, quick2.sent_at = b"0000001\n", 19.9
+    quick2.fail(20.4, "reset")
+    assert quick2.break_in(10.0, 20.0, 22.3) is None, "waited 0.5 s: no stall, and the reset is after the window"
 
 
 def test_alive_at(client):
