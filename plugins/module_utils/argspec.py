@@ -47,6 +47,7 @@ FIELDS = {
         "connect_time": INT,
         "password": {"type": "str", "no_log": True},
         "ebgp_multihop": {"type": "raw"},
+        "ttl_security": BOOL,
         "passive": BOOL,
         "graceful_restart": BOOL,
         "restart_time": INT,

@@ -67,6 +67,12 @@ options:
       - V(false), V(true) or a TTL from V(2) to V(255) for eBGP routers that are not directly connected. Speaker
         default V(false).
     type: raw
+  ttl_security: &ttl_security
+    description:
+      - GTSM (RFC 5082) for a directly connected eBGP router - send with TTL 255 and accept only segments that
+        arrive with 255. The router must do the same (FRR C(ttl-security hops 1)). Not with O(ebgp_multihop);
+        ignored on iBGP sessions. Speaker default V(false); the speaker role sets it from C(bgplb_ttl_security).
+    type: bool
   passive: &passive
     description:
       - Only accept the router's connection, never connect out. Speaker default V(false).
@@ -116,6 +122,7 @@ options:
       connect_time: *connect_time
       password: *password
       ebgp_multihop: *ebgp_multihop
+      ttl_security: *ttl_security
       passive: *passive
       graceful_restart: *graceful_restart
       restart_time: *restart_time
@@ -148,6 +155,7 @@ EXAMPLES = r"""
 #   connect_time: 5
 #   password: <the key>
 #   ebgp_multihop: false
+#   ttl_security: false
 #   passive: false
 #   graceful_restart: true
 #   restart_time: 120
@@ -184,6 +192,7 @@ before:
     connect_time: 5
     password: '********'
     ebgp_multihop: false
+    ttl_security: false
     passive: false
     graceful_restart: true
     restart_time: 120
@@ -205,6 +214,7 @@ after:
     connect_time: 5
     password: '********'
     ebgp_multihop: false
+    ttl_security: false
     passive: false
     graceful_restart: true
     restart_time: 120

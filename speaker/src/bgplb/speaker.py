@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from bgplb.bgp import fsm, wire
 from bgplb.bgp.ribout import AdjRibOut, AttributeEncoder, Table
 from bgplb.bgp.route import Route
-from bgplb.transport import client_socket, family_of, listen_socket, set_md5
+from bgplb.transport import GTSM_TTL, client_socket, family_of, listen_socket, set_md5, set_ttl
 
 log = logging.getLogger("bgplb.speaker")
 
@@ -57,6 +57,13 @@ class _Protocol(asyncio.Protocol):
             self.runner = self.speaker.runner_for_address(peer)
             if self.runner is None:
                 log.info("refusing connection from unknown peer %s", peer)
+                transport.close()
+                return
+            s = self.runner.settings
+            try:  # before our OPEN goes out: the TTL it is sent with, and GTSM on the peer's next segments
+                set_ttl(transport.get_extra_info("socket"), s.ttl, s.min_ttl or 0)
+            except OSError as err:
+                log.warning("peer %s: cannot set TTL on the inbound connection: %s", self.runner.name, err)
                 transport.close()
                 return
         self.runner.connection_made(self)
@@ -288,6 +295,7 @@ class Speaker:
             runner = PeerRunner(name, settings, self, restarting=self.restarting)
             self.runners[name] = runner
             runner.start()
+        self._set_listen_min_ttl()
 
     def set_routes(self, name: str, table: Mapping[tuple[int, int], Mapping[bytes, Route]]) -> None:
         self.runners[name].set_routes(table)
@@ -311,6 +319,18 @@ class Speaker:
         runner.stop(subcode=subcode)
         if runner.settings.password and self.runner_for_address(runner.settings.address) is None:
             self._set_password(runner.settings.address, "")
+
+    def _set_listen_min_ttl(self) -> None:
+        """GTSM on the listening sockets, which answer a peer's SYN before its connection is ours to configure.
+
+        With any GTSM peer in a family, the SYN-ACK goes out with TTL 255 (a GTSM router drops it otherwise); when
+        every peer of the family wants a minimum TTL, SYNs below it are dropped by the kernel. The accepted
+        connection then gets its own peer's TTL and minimum in `_Protocol.connection_made`.
+        """
+        for sock in self._listen_socks:
+            runners = [r for r in self.runners.values() if family_of(r.settings.address) == sock.family]
+            wanted = [r.settings.min_ttl or 0 for r in runners]
+            set_ttl(sock, GTSM_TTL if any(wanted) else -1, min(wanted) if wanted else 0)  # -1: the system default
 
     def _set_password(self, address: str, password: str | None) -> None:
         """Keep the MD5 key of `address` on the listening sockets of its family."""

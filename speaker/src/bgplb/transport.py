@@ -10,6 +10,14 @@ TCP_MD5SIG = 14  # linux/tcp.h
 TCP_MD5SIG_MAXKEYLEN = 80
 IP_MINTTL = 21  # linux/in.h
 IPV6_MINHOPCOUNT = 73  # linux/in6.h
+GTSM_TTL = 255  # RFC 5082: send with the maximum TTL; a directly connected peer's segments arrive with 255
+
+
+def gtsm_min_ttl(hops: int = 1) -> int:
+    """The smallest TTL accepted from a peer `hops` hops away under GTSM (FRR's `ttl-security hops N`)."""
+    if not 1 <= hops <= 254:
+        raise ValueError(f"GTSM hops must be from 1 to 254, got {hops}")
+    return GTSM_TTL - hops + 1
 
 
 def family_of(address: str) -> socket.AddressFamily:
@@ -36,7 +44,10 @@ def set_md5(sock: socket.socket, peer: str, password: str) -> None:
 
 
 def set_ttl(sock: socket.socket, ttl: int | None, min_ttl: int | None) -> None:
-    """Outgoing TTL / hop limit, and the minimum accepted on incoming segments (GTSM)."""
+    """Outgoing TTL / hop limit, and the minimum accepted on incoming segments (GTSM; 0 accepts any).
+
+    On a listening socket the minimum also applies to the SYNs it receives, and accepted sockets inherit it.
+    """
     v6 = sock.family == socket.AF_INET6
     if ttl is not None:
         if v6:

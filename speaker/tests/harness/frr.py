@@ -23,6 +23,7 @@ class Neighbor:
     password: str | None = None
     passive: bool = False
     ebgp_multihop: int | None = None
+    ttl_security: int | None = None  # GTSM: `ttl-security hops N`
     families: tuple[str, ...] = ("ipv4", "ipv6")
 
 
@@ -63,6 +64,8 @@ class FrrRouter:
                 lines.append(f" neighbor {n.address} passive")
             if n.ebgp_multihop:
                 lines.append(f" neighbor {n.address} ebgp-multihop {n.ebgp_multihop}")
+            if n.ttl_security:
+                lines.append(f" neighbor {n.address} ttl-security hops {n.ttl_security}")
         for family in ("ipv4", "ipv6"):
             lines += [f" address-family {family} unicast", "  maximum-paths 64", "  maximum-paths ibgp 64"]
             lines += [f"  neighbor {n.address} activate" for n in self.neighbors if family in n.families]
