@@ -11,7 +11,6 @@ route for the VIP (standing in for the routers' ECMP choice) decides which node 
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -29,7 +28,7 @@ A, B = "10.97.2.10", "10.97.3.10"
 IDLE = 2  # bgplb_speaker_handback_idle, short for the test
 
 pytestmark = [
-    pytest.mark.skipif(os.geteuid() != 0 or shutil.which("nft") is None, reason="needs root, iproute2 and nftables"),
+    pytest.mark.needs(root=True, tools=("ip", "nft")),
     pytest.mark.timeout(120),
 ]
 

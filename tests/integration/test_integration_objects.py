@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from module_runner import BGPLBCTL, ROOT, playbook
 
-pytestmark = pytest.mark.skipif(not BGPLBCTL.exists(), reason="run scripts/setup-deps.sh first")
+pytestmark = pytest.mark.needs(files=(BGPLBCTL,))
 
 POOL = {"name": "public", "addresses": ["198.51.100.0/24"]}
 PASSWORD = "Md5-s3cret-Key"

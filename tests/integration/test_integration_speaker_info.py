@@ -9,7 +9,7 @@ import time
 import pytest
 from module_runner import BGPLBCTL, BIN
 
-pytestmark = pytest.mark.skipif(not BGPLBCTL.exists(), reason="run scripts/setup-deps.sh first")
+pytestmark = pytest.mark.needs(files=(BGPLBCTL,))
 
 
 def free_port() -> int:

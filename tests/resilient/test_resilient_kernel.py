@@ -8,7 +8,6 @@ is the forwarding decision for one flow, with the L4 hash (``fib_multipath_hash_
 import json
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -20,9 +19,7 @@ import pytest
 
 AGENT = bgplb_resilient.__file__
 
-pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0 or shutil.which("ip") is None, reason="needs root and iproute2 (network namespaces)"
-)
+pytestmark = pytest.mark.needs(root=True, tools=("ip",))
 
 VIP = "198.51.100.10"
 NODES = {"A": "10.0.0.2", "B": "10.0.0.3", "C": "10.0.0.4", "D": "10.0.0.5"}

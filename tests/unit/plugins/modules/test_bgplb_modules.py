@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -95,7 +94,7 @@ def run_main(kind, args, capsys):
     return json.loads(capsys.readouterr().out)
 
 
-@pytest.mark.skipif(not BGPLBCTL.exists(), reason="bgplbctl not installed in .venv")
+@pytest.mark.needs(files=(BGPLBCTL,))
 def test_main_runs_bgplbctl(config_dir, capsys):
     common = {"bgplbctl": str(BGPLBCTL), "config_dir": str(config_dir), "socket": str(config_dir / "none.sock")}
     out = run_main("peer", {"name": "r1", "address": "10.0.0.254", "asn": 65000, "password": "pw-s3cret", **common},
@@ -115,9 +114,8 @@ def test_main_without_bgplbctl_fails_cleanly(config_dir, capsys):
     )
 
 
+@pytest.mark.needs(files=(BGPLBCTL,))
 def test_speaker_info_without_speaker(config_dir, capsys):
-    if not shutil.which(str(BGPLBCTL)):
-        pytest.skip("bgplbctl not installed in .venv")
     out = run_main("speaker_info", {"bgplbctl": str(BGPLBCTL), "config_dir": str(config_dir),
                                     "socket": str(config_dir / "none.sock")}, capsys)  # fmt: skip
     assert out["running"] is False and out["changed"] is False and out["config_errors"] == []
