@@ -245,10 +245,19 @@ class Store:
         return obj
 
     def _load(self, lenient: bool) -> tuple[model.Config, list[str]]:
+        with self._locked(exclusive=False):
+            # a committed but unfinished apply (its writer was killed): read its pending files in place of the old
+            self._pending = {dst: src for src, dst in self._read_journal() if src.exists()}
+            try:
+                return self._load_locked(lenient)
+            finally:
+                self._pending = {}
+
+    def _load_locked(self, lenient: bool) -> tuple[model.Config, list[str]]:
         node, inline, kube = self._speaker()
         objects = {kind: list(inline.get(kind, [])) for kind in model.KINDS}
         errors: list[str] = []
-        files = self._object_files()
+        files = sorted(set(self._object_files()) | {(p.parent.name, p) for p in self._pending})
         for kind, path in files:
             try:
                 objects[kind].append(self._read_object(kind, path))
