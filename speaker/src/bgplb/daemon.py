@@ -306,15 +306,27 @@ class Daemon:
 
     async def _api_routes(self, request: dict[str, Any]) -> dict[str, Any]:
         assert self.speaker is not None
+        origins = self._origins()
         result: dict[str, Any] = {}
         for name, runner in self.speaker.runners.items():
             routes = []
             for (afi, _safi), table in runner.ribout.desired.items():
                 for nlri, route in table.items():
                     sent = runner.ribout.sent.get((afi, _safi), {}).get(nlri) == route
-                    routes.append({"prefix": wire.nlri_to_prefix(afi, nlri), "sent": sent, **_route_dict(route)})
+                    prefix = wire.nlri_to_prefix(afi, nlri)
+                    routes.append({"prefix": prefix, "sent": sent, **_route_dict(route),
+                                   "services": _services_in(prefix, origins)})  # fmt: skip
             result[name] = sorted(routes, key=lambda r: (":" in r["prefix"], r["prefix"]))
         return result
+
+    def _origins(self) -> dict[str, list[str]]:
+        """Service address -> the services (config `service` objects, `kubernetes:<ns>/<name>`) with it."""
+        out: dict[str, list[str]] = {}
+        if self.config is not None:
+            for service in self._with_sources(self.config).services:
+                for address in service.address:
+                    out.setdefault(address, []).append(service.name)
+        return out
 
     async def _api_drain(self, request: dict[str, Any]) -> dict[str, Any]:
         wait = request.get("wait", self.args.drain_wait)
@@ -361,6 +373,13 @@ def _route_dict(route: Route) -> dict[str, Any]:
         "communities": [wire.format_community(c) for c in route.communities],
         "large_communities": [wire.format_large_community(c) for c in route.large_communities],
     }
+
+
+def _services_in(prefix: str, origins: dict[str, list[str]]) -> list[str]:
+    net = ipaddress.ip_network(prefix)
+    if net.num_addresses == 1:
+        return sorted(origins.get(str(net.network_address), ()))
+    return sorted(n for a, names in origins.items() if ipaddress.ip_address(a) in net for n in names)
 
 
 def _listen_address(text: str) -> str:

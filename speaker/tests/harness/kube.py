@@ -39,7 +39,7 @@ def free_port() -> int:
 class ControlPlane:
     """etcd and kube-apiserver in a temp dir. `kubeconfig(user)` writes a kubeconfig for one token user."""
 
-    def __init__(self, users: dict[str, list[str]] | None = None) -> None:
+    def __init__(self, users: dict[str, list[str]] | None = None, host: str = "127.0.0.1") -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="bgplb-kube-"))
         self.bin = binaries()
         self.tokens = {"admin": secrets.token_hex(16)}
@@ -47,8 +47,8 @@ class ControlPlane:
         for user, groups in (users or {}).items():
             self.tokens[user] = secrets.token_hex(16)
             self.groups[user] = groups
-        self.port = free_port()
-        self.url = f"https://127.0.0.1:{self.port}"
+        self.host, self.port = host, free_port()
+        self.url = f"https://{host}:{self.port}"
         self.etcd_port, self.etcd_peer = free_port(), free_port()
         self.etcd: subprocess.Popen[bytes] | None = None
         self.apiserver: subprocess.Popen[bytes] | None = None
@@ -62,12 +62,30 @@ class ControlPlane:
         log = open(self.dir / "etcd.log", "ab")  # noqa: SIM115 (owned by the process)
         client, peer = f"http://127.0.0.1:{self.etcd_port}", f"http://127.0.0.1:{self.etcd_peer}"
         self.etcd = subprocess.Popen(
-            [str(self.bin / "etcd"), "--data-dir", str(self.dir / "etcd"), "--name", "default",
-             "--listen-client-urls", client, "--advertise-client-urls", client,
-             "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-             "--initial-cluster", f"default={peer}", "--unsafe-no-fsync", "--log-level", "warn"],
-            stdout=log, stderr=log, start_new_session=True,
-        )  # fmt: skip
+            [
+                str(self.bin / "etcd"),
+                "--data-dir",
+                str(self.dir / "etcd"),
+                "--name",
+                "default",
+                "--listen-client-urls",
+                client,
+                "--advertise-client-urls",
+                client,
+                "--listen-peer-urls",
+                peer,
+                "--initial-advertise-peer-urls",
+                peer,
+                "--initial-cluster",
+                f"default={peer}",
+                "--unsafe-no-fsync",
+                "--log-level",
+                "warn",
+            ],
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
 
     def start_apiserver(self) -> None:
         sa_key = self.dir / "sa.key"
@@ -78,16 +96,30 @@ class ControlPlane:
                     f.write(f'{token},{user},{user},"{",".join(self.groups[user])}"\n')
         log = open(self.dir / "apiserver.log", "ab")  # noqa: SIM115
         self.apiserver = subprocess.Popen(
-            [str(self.bin / "kube-apiserver"), f"--etcd-servers=http://127.0.0.1:{self.etcd_port}",
-             "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", f"--secure-port={self.port}",
-             f"--cert-dir={self.dir / 'certs'}", f"--token-auth-file={self.dir / 'tokens.csv'}",
-             "--authorization-mode=RBAC", "--service-cluster-ip-range=10.96.0.0/16",
-             "--service-account-issuer=https://kubernetes.default.svc", f"--service-account-key-file={sa_key}",
-             f"--service-account-signing-key-file={sa_key}", "--enable-priority-and-fairness=false",
-             "--max-requests-inflight=2000", "--max-mutating-requests-inflight=1000",
-             "--profiling=false", "--v=1"],
-            stdout=log, stderr=log, start_new_session=True,
-        )  # fmt: skip
+            [
+                str(self.bin / "kube-apiserver"),
+                f"--etcd-servers=http://127.0.0.1:{self.etcd_port}",
+                f"--bind-address={self.host}",
+                f"--advertise-address={self.host}",
+                f"--secure-port={self.port}",
+                f"--cert-dir={self.dir / 'certs'}",
+                f"--token-auth-file={self.dir / 'tokens.csv'}",
+                "--authorization-mode=RBAC",
+                "--service-cluster-ip-range=10.96.0.0/16,fd00:10:96::/112",
+                "--service-account-issuer=https://kubernetes.default.svc",
+                f"--service-account-key-file={sa_key}",
+                f"--service-account-signing-key-file={sa_key}",
+                "--enable-priority-and-fairness=false",
+                "--max-requests-inflight=2000",
+                "--max-mutating-requests-inflight=1000",
+                "--endpoint-reconciler-type=none",
+                "--profiling=false",
+                "--v=1",
+            ],
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
         self.wait_ready()
 
     def wait_ready(self, timeout: float = 120) -> None:
@@ -138,12 +170,11 @@ class ControlPlane:
         doc = {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": "test", "cluster": {"server": self.url, "certificate-authority": str(self.ca_file),
-                                                       "tls-server-name": "localhost"}}],
+            "clusters": [{"name": "test", "cluster": {"server": self.url, "certificate-authority": str(self.ca_file)}}],
             "users": [{"name": user, "user": {"token": self.tokens[user]}}],
             "contexts": [{"name": user, "context": {"cluster": "test", "user": user}}],
             "current-context": user,
-        }  # fmt: skip
+        }
         path.write_text(yaml.safe_dump(doc))
         os.chmod(path, 0o600)
         return path
@@ -167,8 +198,8 @@ def _stop(proc: subprocess.Popen[bytes] | None) -> None:
 
 
 @contextlib.contextmanager
-def control_plane(users: dict[str, list[str]] | None = None) -> Iterator[ControlPlane]:
-    cp = ControlPlane(users)
+def control_plane(users: dict[str, list[str]] | None = None, host: str = "127.0.0.1") -> Iterator[ControlPlane]:
+    cp = ControlPlane(users, host)
     try:
         cp.start()
         yield cp

@@ -18,11 +18,17 @@ def svc(name: str, *, created: str = "2026-01-01T00:00:00Z", ingress: tuple[str,
     spec = {"type": kw.pop("type", "LoadBalancer"), "ports": kw.pop("ports", [{"port": 80, "protocol": "TCP"}])}
     spec.update(kw.pop("spec", {}))
     obj = {
-        "metadata": {"namespace": "default", "name": name, "uid": f"uid-{name}", "resourceVersion": "1",
-                     "creationTimestamp": created, "annotations": kw.pop("annotations", {})},
+        "metadata": {
+            "namespace": "default",
+            "name": name,
+            "uid": f"uid-{name}",
+            "resourceVersion": "1",
+            "creationTimestamp": created,
+            "annotations": kw.pop("annotations", {}),
+        },
         "spec": spec,
         "status": {"loadBalancer": {"ingress": [{"ip": i} for i in ingress]}},
-    }  # fmt: skip
+    }
     assert not kw
     return service_view(obj)
 
@@ -99,7 +105,9 @@ def test_dual_stack_policies():
     assert allocator.family_of(plan([v6])["v6"].ingress[0]) == "IPv6"
     need = svc("need", spec={"ipFamilyPolicy": "RequireDualStack"}, annotations={"metallb.io/address-pool": "reserved"})
     assert plan([need])["need"].reason == "PoolExhausted"  # reserved has no IPv6
-    prefer = svc("prefer", spec={"ipFamilyPolicy": "PreferDualStack"}, annotations={"metallb.io/address-pool": "reserved"})
+    prefer = svc(
+        "prefer", spec={"ipFamilyPolicy": "PreferDualStack"}, annotations={"metallb.io/address-pool": "reserved"}
+    )
     assert [allocator.family_of(i) for i in plan([prefer])["prefer"].ingress] == ["IPv4"]
 
 
@@ -132,8 +140,10 @@ def test_announcement_cluster_local_and_node_state():
     ready = {"metadata": {"name": "n2"}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}}
 
     def names(node: NodeView | None) -> list[str]:
-        return [s.name for s in announced_services([cluster, local], slices, node, load_balancer_class=CLASS,
-                                                   serve_unclassed=True)]  # fmt: skip
+        return [
+            s.name
+            for s in announced_services([cluster, local], slices, node, load_balancer_class=CLASS, serve_unclassed=True)
+        ]
 
     assert names(node_view(ready)) == ["kubernetes:default/c", "kubernetes:default/l"]
     assert names(NodeView("n3", True, False)) == ["kubernetes:default/c"]  # its endpoint is not ready

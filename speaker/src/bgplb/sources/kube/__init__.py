@@ -1,1 +1,1 @@
-"""The Kubernetes source: LoadBalancer Services watched through the API, allocated, announced (docs: speaker/docs/kubernetes.md)."""
+"""The Kubernetes source: LoadBalancer Services watched, allocated and announced (speaker/docs/kubernetes.md)."""

@@ -149,12 +149,16 @@ class Allocator:
                     raise Refused("AddressOutsidePools", f"requested address {address} is not in {where}")
                 holder = self._free_for(svc, address)
                 if holder is not None:
-                    raise Refused("AddressInUse", f"{address} is used by {holder.namespace}/{holder.name}" + (
-                        " (sharing key or ports do not match)" if _sharing_key(svc) else ""))  # fmt: skip
+                    raise Refused(
+                        "AddressInUse",
+                        f"{address} is used by {holder.namespace}/{holder.name}"
+                        + (" (sharing key or ports do not match)" if _sharing_key(svc) else ""),
+                    )
             return requested
         families, required = _families(svc)
-        candidates = [p for p in self.pools if p.name == pool_name] if pool_name else [
-            p for p in self.pools if p.auto_assign]  # fmt: skip
+        candidates = (
+            [p for p in self.pools if p.name == pool_name] if pool_name else [p for p in self.pools if p.auto_assign]
+        )
         out = []
         for family in families:
             address = self._pick(svc, family, candidates)
@@ -171,8 +175,14 @@ class Allocator:
         key = _sharing_key(svc)
         for pool in pools:
             if key:
-                shared = next((a for a, hs in self.holders.items() if family_of(a) == family and contains(pool, a)
-                               and all(compatible(h, svc) for h in hs)), None)  # fmt: skip
+                shared = next(
+                    (
+                        a
+                        for a, hs in self.holders.items()
+                        if family_of(a) == family and contains(pool, a) and all(compatible(h, svc) for h in hs)
+                    ),
+                    None,
+                )
                 if shared:
                     return shared
             sub = _pool_family(pool, family)
@@ -221,11 +231,23 @@ def plan(
         try:
             ingress = alloc.allocate(svc)
         except Refused as err:
-            decisions.append(Decision(svc.key, svc.uid, svc.resource_version, () if svc.ingress else None,
-                                      err.reason, str(err) + (f" ({why})" if why else ""), warning=True))  # fmt: skip
+            decisions.append(
+                Decision(
+                    svc.key,
+                    svc.uid,
+                    svc.resource_version,
+                    () if svc.ingress else None,
+                    err.reason,
+                    str(err) + (f" ({why})" if why else ""),
+                    warning=True,
+                )
+            )
             continue
         alloc._hold(svc, ingress)
         note = f" ({why})" if why else ""
-        decisions.append(Decision(svc.key, svc.uid, svc.resource_version, ingress, "IPAllocated",
-                                  f"assigned {', '.join(ingress)}{note}"))  # fmt: skip
+        decisions.append(
+            Decision(
+                svc.key, svc.uid, svc.resource_version, ingress, "IPAllocated", f"assigned {', '.join(ingress)}{note}"
+            )
+        )
     return decisions

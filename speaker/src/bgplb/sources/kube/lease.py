@@ -66,7 +66,7 @@ class Elector:
                 self._try()
                 self.error = ""
             except Exception as err:
-                state, message = explain(
+                _, message = explain(
                     err, "update", f"leases {self.settings.lease_namespace}/{self.settings.lease_name}"
                 )
                 if message != self.error:
@@ -119,8 +119,9 @@ class Elector:
             self._observed = (version, started)
         transitions = spec.get("leaseTransitions") or 0
         if self.holder == self.identity:
-            self.api.replace_namespaced_lease(name, ns, self._body(version, spec.get("acquireTime"), transitions),
-                                              _request_timeout=5)  # fmt: skip
+            self.api.replace_namespaced_lease(
+                name, ns, self._body(version, spec.get("acquireTime"), transitions), _request_timeout=5
+            )
             self._won(started)
             return
         expired = started - self._observed[1] >= self.settings.lease_duration

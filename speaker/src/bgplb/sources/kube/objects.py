@@ -86,8 +86,9 @@ def slice_view(obj: dict[str, Any]) -> SliceView:
         for ep in obj.get("endpoints") or ()
         if ep.get("nodeName") and (ep.get("conditions") or {}).get("ready") is not False
     )
-    return SliceView(meta.get("namespace", ""), meta.get("name", ""),
-                     (meta.get("labels") or {}).get(SERVICE_NAME_LABEL), ready)  # fmt: skip
+    return SliceView(
+        meta.get("namespace", ""), meta.get("name", ""), (meta.get("labels") or {}).get(SERVICE_NAME_LABEL), ready
+    )
 
 
 def node_view(obj: dict[str, Any]) -> NodeView:

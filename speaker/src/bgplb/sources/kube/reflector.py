@@ -8,8 +8,10 @@ API server is unreachable nothing is delivered: the consumer keeps its last view
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -85,12 +87,14 @@ class Reflector:
         self._close_response()
 
     def _close_response(self) -> None:
+        """Wake the thread reading the watch: shut the TCP socket down under the TLS layer (closing the response
+        from this thread would wait for the reader)."""
         response = self._response
-        if response is not None:
-            try:
-                response.close()
-            except Exception:
-                pass
+        conn = getattr(response, "connection", None) or getattr(response, "_connection", None)
+        sock = getattr(conn, "sock", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
     def _state(self, state: str, message: str = "") -> None:
         self.deliver(self.on_state, (self.resource, state, message))
@@ -110,6 +114,8 @@ class Reflector:
             except Exception as err:
                 if self._stop.is_set():
                     return
+                if self._relist.is_set():  # we interrupted the watch ourselves
+                    continue
                 state, message = explain(err, self._phase, self.resource)
                 self._state(state, message)
                 self._stop.wait(BACKOFF[min(failures, len(BACKOFF) - 1)])

@@ -8,6 +8,7 @@ their results back to the loop. `services()` is what the planner adds to the con
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Callable, Sequence
@@ -30,8 +31,12 @@ log = logging.getLogger("bgplb.kubernetes")
 
 COMPONENT = "bgplb-allocator"
 # What the allocator needs beyond watching; checked with SelfSubjectAccessReview before it stands for election.
-ALLOCATOR_VERBS = (("update", "", "services", "status"), ("create", "", "events", ""),
-                   ("update", "coordination.k8s.io", "leases", ""), ("create", "coordination.k8s.io", "leases", ""))  # fmt: skip
+ALLOCATOR_VERBS = (
+    ("update", "", "services", "status"),
+    ("create", "", "events", ""),
+    ("update", "coordination.k8s.io", "leases", ""),
+    ("create", "coordination.k8s.io", "leases", ""),
+)
 
 
 def api_client(settings: KubernetesSettings) -> client.ApiClient:
@@ -94,9 +99,18 @@ class KubernetesSource:
             calls.append(("services", core.list_service_for_all_namespaces, service_view))
             calls.append(("endpointslices", discovery.list_endpoint_slice_for_all_namespaces, slice_view))
         for resource, call, view in calls:
-            self._reflectors.append(Reflector(
-                resource, call, view, deliver=self._deliver, on_sync=self._on_sync, on_event=self._on_event,
-                on_state=self._on_state, key=_view_key))  # fmt: skip
+            self._reflectors.append(
+                Reflector(
+                    resource,
+                    call,
+                    view,
+                    deliver=self._deliver,
+                    on_sync=self._on_sync,
+                    on_event=self._on_event,
+                    on_state=self._on_state,
+                    key=_view_key,
+                )
+            )
         for r in self._reflectors:
             r.start()
         if self.settings.allocate:
@@ -105,8 +119,12 @@ class KubernetesSource:
                 self.allocation_error = f"allocation disabled: forbidden to {denied}"
                 log.error("kubernetes: %s (the other speakers allocate)", self.allocation_error)
             else:
-                self._elector = Elector(client.CoordinationV1Api(self.api), self.settings, self.node_name,
-                                        lambda leading, _holder: self._deliver(self._on_leading, (leading,)))  # fmt: skip
+                self._elector = Elector(
+                    client.CoordinationV1Api(self.api),
+                    self.settings,
+                    self.node_name,
+                    lambda leading, _holder: self._deliver(self._on_leading, (leading,)),
+                )
                 self._elector.start()
 
     async def close(self) -> None:
@@ -122,8 +140,11 @@ class KubernetesSource:
             attrs = {"verb": verb, "group": group, "resource": resource, "subresource": sub}
             if resource == "leases":
                 attrs["namespace"] = self.settings.lease_namespace
-            body = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
-                    "spec": {"resourceAttributes": attrs}}  # fmt: skip
+            body = {
+                "apiVersion": "authorization.k8s.io/v1",
+                "kind": "SelfSubjectAccessReview",
+                "spec": {"resourceAttributes": attrs},
+            }
             try:
                 review = json.loads(auth.create_self_subject_access_review(body, _preload_content=False).data)
             except (ApiException, OSError) as err:
@@ -155,10 +176,8 @@ class KubernetesSource:
     # --- from the worker threads -----------------------------------------------------------------------------------
     def _deliver(self, fn: Callable[..., None], args: Any) -> None:
         assert self._loop is not None
-        try:
+        with contextlib.suppress(RuntimeError):  # the loop closed during shutdown
             self._loop.call_soon_threadsafe(fn, *args)
-        except RuntimeError:  # the loop closed during shutdown
-            pass
 
     def _on_state(self, resource: str, state: str, message: str) -> None:
         if self.states.get(resource) != (state, message):
@@ -203,9 +222,12 @@ class KubernetesSource:
     def _changed(self) -> None:
         s = self.settings
         announced = announced_services(
-            self.cache["services"].values(), self.cache["endpointslices"].values(),
-            self.cache["nodes"].get(self.node_name), load_balancer_class=s.load_balancer_class,
-            serve_unclassed=s.serve_unclassed)  # fmt: skip
+            self.cache["services"].values(),
+            self.cache["endpointslices"].values(),
+            self.cache["nodes"].get(self.node_name),
+            load_balancer_class=s.load_balancer_class,
+            serve_unclassed=s.serve_unclassed,
+        )
         if announced != self._announced:
             self._announced = announced
             self.on_change()
@@ -221,8 +243,12 @@ class KubernetesSource:
         if not (self.leading and self._fresh and self._elector and self._elector.leading):
             return
         decisions = allocator.plan(
-            self.pools(), self.cache["services"].values(), load_balancer_class=self.settings.load_balancer_class,
-            serve_unclassed=self.settings.serve_unclassed, pending=self._pending.values())  # fmt: skip
+            self.pools(),
+            self.cache["services"].values(),
+            load_balancer_class=self.settings.load_balancer_class,
+            serve_unclassed=self.settings.serve_unclassed,
+            pending=self._pending.values(),
+        )
         for d in decisions:
             svc = self.cache["services"].get(d.key)
             if svc is None:
@@ -238,8 +264,10 @@ class KubernetesSource:
             if not (self._elector and self._elector.leading):
                 self._deliver(self._write_failed, (d.key,))
                 return
-            body = {"metadata": {"resourceVersion": d.resource_version},
-                    "status": {"loadBalancer": {"ingress": [{"ip": ip, "ipMode": "VIP"} for ip in d.ingress]}}}  # fmt: skip
+            body = {
+                "metadata": {"resourceVersion": d.resource_version},
+                "status": {"loadBalancer": {"ingress": [{"ip": ip, "ipMode": "VIP"} for ip in d.ingress]}},
+            }
             try:
                 core.patch_namespaced_service_status(svc.name, svc.namespace, body, _preload_content=False)
                 self.writes["status"] += 1
@@ -266,13 +294,23 @@ class KubernetesSource:
         now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         body = {
             "metadata": {"generateName": f"{svc.name}.", "namespace": svc.namespace},
-            "involvedObject": {"apiVersion": "v1", "kind": "Service", "namespace": svc.namespace,
-                               "name": svc.name, "uid": svc.uid},
-            "reason": d.reason, "message": d.message, "type": "Warning" if d.warning else "Normal",
+            "involvedObject": {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "namespace": svc.namespace,
+                "name": svc.name,
+                "uid": svc.uid,
+            },
+            "reason": d.reason,
+            "message": d.message,
+            "type": "Warning" if d.warning else "Normal",
             "source": {"component": COMPONENT, "host": self.node_name},
-            "reportingComponent": COMPONENT, "reportingInstance": self.node_name,
-            "firstTimestamp": now, "lastTimestamp": now, "count": 1,
-        }  # fmt: skip
+            "reportingComponent": COMPONENT,
+            "reportingInstance": self.node_name,
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
         try:
             core.create_namespaced_event(svc.namespace, body, _preload_content=False)
             self.writes["events"] += 1
