@@ -74,6 +74,19 @@ def updates_received(frr: FrrRouter, address: str) -> int:
     return int(frr.neighbor(address)["messageStats"]["updatesRecv"])
 
 
+def caught_up(sp: Speaker, frr: FrrRouter, address: str) -> bool:
+    """FRR has taken in every UPDATE the speaker has sent it (End-of-RIB included). Both count over the life of the
+    speaker's process (the runner's counter, FRR's per-neighbor counter): for a check that something was NOT sent,
+    after the action's reply (its routes are planned and written before the speaker answers), instead of a sleep."""
+    (st,) = sp.status()["peers"]
+    return st["updates_sent"] == updates_received(frr, address)
+
+
+def end_of_rib(frr: FrrRouter, address: str, afi: str = "ipv4Unicast") -> bool:
+    """FRR received End-of-RIB for `afi` on the current session (the flag is cleared when a session goes down)."""
+    return bool(frr.neighbor(address).get("gracefulRestartInfo", {}).get("endOfRibRecv", {}).get(afi))
+
+
 def established(sp: Speaker, frr: FrrRouter, address: str) -> None:
     wait_for(lambda: frr.established(address), timeout=15, what=f"FRR session with {address}")
 
@@ -132,7 +145,8 @@ def test_applied_objects_reach_frr_with_attributes_and_show_in_status_and_routes
         for r in shown.values():
             assert r == {"prefix": r["prefix"], "sent": True, "local_pref": None, "med": None,
                          "communities": ["65000:100", "65000:200", "no-export"],
-                         "large_communities": ["64512:7:9"]}  # fmt: skip
+                         "large_communities": ["64512:7:9"], "services": r["services"]}  # fmt: skip
+            assert r["services"] == (["api"] if r["prefix"] == api_prefix else ["web"]), r
         table = sp.ctl("status").stdout
         assert "node n1" in table and "Established" in table and net.right_v4 in table
 
@@ -140,7 +154,7 @@ def test_applied_objects_reach_frr_with_attributes_and_show_in_status_and_routes
         before = updates_received(frr, net.left_v4)
         again = sp.apply(POOL, service("web", ["198.51.100.10", "2001:db8:100::10"]))
         assert again["changed"] is False and {c["action"] for c in again["changes"]} == {"unchanged"}
-        time.sleep(0.3)
+        wait_for(lambda: caught_up(sp, frr, net.left_v4), what="FRR has every UPDATE the speaker sent")
         assert updates_received(frr, net.left_v4) == before
 
 
@@ -283,7 +297,7 @@ def test_drain_graceful_shutdown_then_withdraw_undrain_and_drain_survives_restar
         sp.start()
         wait_for(lambda: session(frr, net.left_v4)[0] == counters[0] + 2 and frr.established(net.left_v4),
                  what="session back")  # fmt: skip
-        time.sleep(0.5)
+        wait_for(lambda: end_of_rib(frr, net.left_v4), what="End-of-RIB after the restart: the table is complete")
         assert prefixes(frr) == set() and sp.status()["drain"]["state"] == "drained"
         sp.ctl("undrain")
         wait_for(lambda: attrs() == normal, what="undrain after restart")
@@ -384,9 +398,11 @@ def test_invalid_objects_are_refused_and_never_disturb_what_is_advertised():
         # a file that breaks the whole configuration (an address outside every pool): the running state stays
         (objects / "service" / "garbage.yaml").unlink()
         (objects / "service" / "broken.yaml").unlink()
+        sent = sp.status()["peers"][0]["updates_sent"]
         (objects / "service" / "outside.yaml").write_text("name: outside\naddress: 203.0.113.9\n")
         wait_for(lambda: "reload refused, keeping the running config" in sp.log(), what="refused reload in the log")
-        time.sleep(0.5)
+        wait_for(lambda: caught_up(sp, frr, net.left_v4), what="FRR has every UPDATE the speaker sent")
+        assert sp.status()["peers"][0]["updates_sent"] == sent, "a refused reload sends nothing"
         assert prefixes(frr) == {"198.51.100.10/32", "198.51.100.11/32"}
         assert sp.status()["services"] == {"web": None, "extra": None}
         refused = json.loads(sp.ctl("--json", "reload").stdout)
