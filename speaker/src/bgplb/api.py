@@ -24,7 +24,7 @@ log = logging.getLogger("bgplb.api")
 Handler = Callable[[dict[str, Any]], Awaitable[Any]]
 MAX_REQUEST = 1 << 20
 READ_TIMEOUT = 5.0
-MAX_CLIENTS = 128
+MAX_CLIENTS = 512  # well under the usual 1,024 open files, leaving room for sessions and health checks
 
 
 def _no_constant(name: str) -> Any:
