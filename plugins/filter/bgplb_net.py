@@ -5,7 +5,11 @@
 - bgplb_pool_cidrs(pools, family=None): CIDRs covering the pools' addresses (ranges a.b.c.d-e.f.g.h become the
   smallest exact set of CIDRs), collapsed and sorted, IPv4 first.
 - bgplb_prefix_rules(pools, advertisements, family=None): [{prefix, family, ge, le}] for inbound prefix lists.
-- bgplb_bgp_hosts(hosts, hostvars, default_asn): [{host, address, asn}] per docs/inventory.md.
+- bgplb_bgp_hosts(hosts, hostvars, default_asn, unresolved='fail'): [{host, address, asn}] per docs/inventory.md,
+  the one resolver of a host's BGP address (roles, playbooks); unresolved='keep' gives address None instead of failing
+  for a host whose facts are still to be gathered.
+- bgplb_handback_hosts(hosts, hostvars, explicit=False): [{host, address}], the IPv4 address other nodes hand
+  packets to: bgplb_speaker_handback_address, else the BGP address (explicit=True: else bgplb_bgp_address only).
 - bgplb_ip_version(value): 4, 6, or 0 when not an IP.
 """
 
@@ -120,22 +124,32 @@ def _ip(value):
         return None
 
 
-def bgplb_bgp_hosts(hosts, hostvars, default_asn):
+def _bgp_address(hv):
+    """bgplb_bgp_address, else ansible_host when it is an IP, else the default IPv4 address (facts), else None."""
+    address = hv.get("bgplb_bgp_address")
+    if address not in (None, ""):
+        return address
+    if _ip(hv.get("ansible_host", "")) is not None:
+        return hv.get("ansible_host")
+    facts = hv.get("ansible_default_ipv4") or (hv.get("ansible_facts") or {}).get("default_ipv4") or {}
+    return facts.get("address") or None
+
+
+def bgplb_bgp_hosts(hosts, hostvars, default_asn, unresolved="fail"):
     """[{host, address, asn}] for inventory hosts, following docs/inventory.md.
 
     address: bgplb_bgp_address, else ansible_host when it is an IP, else ansible_default_ipv4.address (facts).
-    asn: bgplb_asn, else default_asn.
+    asn: bgplb_asn, else default_asn. A value that is not an IP fails whatever `unresolved` says.
     """
+    if unresolved not in ("fail", "keep"):
+        raise AnsibleFilterError(f"bgplb_bgp_hosts: unresolved must be fail or keep, got {unresolved!r}")
     out = []
     for host in hosts or []:
         hv = hostvars[host]
-        address = hv.get("bgplb_bgp_address")
-        if address in (None, ""):
-            if _ip(hv.get("ansible_host", "")) is not None:
-                address = hv.get("ansible_host")
-            else:
-                address = (hv.get("ansible_default_ipv4") or {}).get("address")
-        if address in (None, "") or _ip(address) is None:
+        address = _bgp_address(hv)
+        if address is None and unresolved == "keep":
+            pass
+        elif _ip(address) is None:
             raise AnsibleFilterError(
                 f"host {host}: no BGP address: set bgplb_bgp_address (or ansible_host to an IP, or gather its facts"
                 f" so that ansible_default_ipv4 is known); got {address!r}"
@@ -148,7 +162,30 @@ def bgplb_bgp_hosts(hosts, hostvars, default_asn):
             raise AnsibleFilterError(f"host {host}: bgplb_asn {asn!r} is not an integer") from None
         if not 1 <= asn <= 4294967295:
             raise AnsibleFilterError(f"host {host}: bgplb_asn {asn} is not from 1 to 4294967295")
-        out.append({"host": str(host), "address": str(_ip(address)), "asn": asn})
+        out.append({"host": str(host), "address": None if address is None else str(_ip(address)), "asn": asn})
+    return out
+
+
+def bgplb_handback_hosts(hosts, hostvars, explicit=False):
+    """[{host, address}]: where the other nodes hand packets to for each host (IPv4: the hand-back is IPv4 only).
+
+    address: bgplb_speaker_handback_address, else the BGP address (bgplb_bgp_hosts' rule), or with explicit=True
+    else bgplb_bgp_address only (tunnel mode: the other nodes' facts are not at hand). Anything else fails, naming
+    the host, so that no value reaches the nftables or shell templates unchecked.
+    """
+    out = []
+    for host in hosts or []:
+        hv = hostvars[host]
+        address = hv.get("bgplb_speaker_handback_address") or hv.get("bgplb_bgp_address") or None
+        if address is None and not explicit:
+            address = _bgp_address(hv)
+        ip = _ip(address) if address is not None else None
+        if ip is None or ip.version != 4:
+            raise AnsibleFilterError(
+                f"host {host}: no IPv4 address to hand packets to: set bgplb_speaker_handback_address (or"
+                f" bgplb_bgp_address{'' if explicit else ', an IPv4 ansible_host or gathered facts'}); got {address!r}"
+            )
+        out.append({"host": str(host), "address": str(ip)})
     return out
 
 
@@ -164,5 +201,6 @@ class FilterModule:
             "bgplb_pool_cidrs": bgplb_pool_cidrs,
             "bgplb_prefix_rules": bgplb_prefix_rules,
             "bgplb_bgp_hosts": bgplb_bgp_hosts,
+            "bgplb_handback_hosts": bgplb_handback_hosts,
             "bgplb_ip_version": bgplb_ip_version,
         }

@@ -15,8 +15,10 @@ description:
     uptime, remote AS, prefixes received per address family.
   - Per prefix, from C(show bgp ipv4|ipv6 unicast json detail) (or C(show bgp <afi> unicast <prefix> json) for the
     prefixes asked for) - every BGP path with next hop, AS path, communities, best path and multipath flags; and the
-    next hops the kernel actually uses, from C(ip -j route show <prefix>) (multipath C(nexthops) lists, a single
-    C(gateway), and nexthop objects C(nhid) resolved with C(ip -j nexthop show id)).
+    next hops the kernel actually forwards with - the table the policy rules (C(ip -N -j rule show), by priority)
+    look the prefix up in first that has a route for it (table 200 when the router role's resilient agent runs,
+    else main), that route (C(ip -N -j route show table T <prefix>)), its multipath C(nexthops), single C(gateway)
+    or nexthop object / group C(nhid) (C(ip -N -j nexthop show)), and the group's type (resilient or not).
   - Use it to check that every node's path is installed (ECMP) after a deployment, or that a drained node's path
     is gone.
 author: bgplb developers (@bgplb)
@@ -189,45 +191,51 @@ routes:
       elements: dict
     kernel:
       description:
-        - The next hops of the kernel route (C(gateway), C(dev), C(weight)); empty when the kernel has no route.
-          Not returned with O(kernel=false).
+        - The next hops of the route the kernel forwards the prefix with (C(gateway), C(dev), C(weight)); empty
+          when no table has a route for it. Not returned with O(kernel=false).
       type: list
       elements: dict
     kernel_protocol:
-      description: The protocol of the kernel route (C(bgp) when FRR installed it), or null.
+      description:
+        - The protocol number of the kernel route (V(186) when FRR installed it, V(250) for the resilient agent), or
+          null.
       type: str
+    kernel_table:
+      description: The routing table that route is in (V(254) is main, V(200) the resilient agent's), or null.
+      type: int
+    kernel_group:
+      description:
+        - The nexthop group the route goes through, C({id, type, buckets, members}) (C(type) V(resilient) for the
+          agent's groups, C(buckets) null for other types), or null for a route without a group.
+      type: dict
 """
 
-import ipaddress  # noqa: E402 - after the documentation, as Ansible modules do
-import json  # noqa: E402
+import json  # noqa: E402 - after the documentation, as Ansible modules do
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
-
-AFI_KEYS = {"ipv4": "ipv4Unicast", "ipv6": "ipv6Unicast"}
-
-
-def decode_all(text):
-    """vtysh with several -c prints the JSON documents one after the other: decode each."""
-    decoder = json.JSONDecoder()
-    out, pos, text = [], 0, text or ""
-    while True:
-        while pos < len(text) and text[pos].isspace():
-            pos += 1
-        if pos >= len(text):
-            return out
-        value, pos = decoder.raw_decode(text, pos)
-        out.append(value)
+from ansible_collections.baremetal.bgplb.plugins.module_utils import iproute  # noqa: E402
+from ansible_collections.baremetal.bgplb.plugins.module_utils.frr import (  # noqa: E402
+    canonical,
+    decode_all,
+    is_path,
+    neighbor_facts,
+    path_facts,
+)
 
 
 class Router:
+    """Runs vtysh and ip on the router; the parsing is in module_utils (frr, iproute)."""
+
     def __init__(self, module):
         self.module = module
         self.vtysh = module.params["vtysh_path"]
         self.ip = module.params["ip_path"]
 
-    def run(self, args, what):
+    def run(self, args, what, ok=()):
         rc, out, err = self.module.run_command(args, check_rc=False)
         if rc != 0:
+            if any(text in (err or "") for text in ok):
+                return ""
             self.module.fail_json(
                 msg=f"{what} failed (rc={rc}): {(err or out).strip()}", cmd=args, rc=rc, stdout=out, stderr=err
             )
@@ -250,98 +258,17 @@ class Router:
         return docs
 
     def ip_json(self, *args):
-        text = self.run([self.ip, "-j", *args], "ip -j " + " ".join(args))
+        # a table that holds no route yet "does not exist": it forwards nothing
+        text = self.run([self.ip, "-N", "-j", *args], "ip -N -j " + " ".join(args), ok=("table does not exist",))
         try:
             return json.loads(text) if text.strip() else []
         except ValueError as err:
             self.module.fail_json(msg=f"ip did not return JSON for {args}: {err}", stdout=text)
 
 
-def as_int(value):
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
 def neighbors(router, families):
     detail, summary = router.show("show bgp neighbors json", "show bgp summary json")
-    counts = {}
-    for family in families:
-        for address, peer in (summary.get(AFI_KEYS[family]) or {}).get("peers", {}).items():
-            counts.setdefault(address, {})[family] = as_int(peer.get("pfxRcd")) or 0
-    out = []
-    for address, n in detail.items():
-        if not isinstance(n, dict) or "bgpState" not in n:
-            continue  # peer-groups and other keys
-        received = dict(counts.get(address, {}))
-        for family, key in AFI_KEYS.items():
-            af = (n.get("addressFamilyInfo") or {}).get(key)
-            if family in families and af is not None and family not in received:
-                received[family] = as_int(af.get("acceptedPrefixCounter")) or 0
-        up = n.get("bgpTimerUpMsec")
-        if up is None:
-            up = n.get("lastResetTimerMsecs")
-        out.append(
-            {
-                "address": address,
-                "state": n.get("bgpState"),
-                "uptime_msec": as_int(up) or 0,
-                "remote_as": as_int(n.get("remoteAs")),
-                "local_as": as_int(n.get("localAs")),
-                "description": n.get("nbrDesc"),
-                "peer_group": n.get("peerGroup"),
-                "prefixes_received": received,
-                "connections_established": as_int(n.get("connectionsEstablished")) or 0,
-                "connections_dropped": as_int(n.get("connectionsDropped")) or 0,
-                "last_reset": n.get("lastResetDueTo"),
-            }
-        )
-    return sorted(out, key=lambda n: (":" in n["address"], n["address"]))
-
-
-def path_facts(p):
-    """One FRR path (the shape of 'show bgp ... json detail' and of the per-prefix JSON) to our fields."""
-    aspath = p.get("aspath")
-    if isinstance(aspath, dict):
-        as_string = aspath.get("string", "")
-    else:  # the table (non-detail) shape: "path": "64512 65001"
-        as_string = p.get("path", "") if isinstance(p.get("path"), str) else ""
-    as_path = [
-        as_int(a) if as_int(a) is not None else a
-        for a in as_string.replace("{", " ").replace("}", " ").replace(",", " ").split()
-    ]
-    hops = [h.get("ip") for h in p.get("nexthops", []) if h.get("ip")]
-    used = [h.get("ip") for h in p.get("nexthops", []) if h.get("ip") and h.get("used")]
-    best = p.get("bestpath")
-    if isinstance(best, dict):
-        best = bool(best.get("overall"))
-    peer = p.get("peer") if isinstance(p.get("peer"), dict) else {}
-    return {
-        "next_hop": (used or hops or [None])[0],
-        "next_hops": hops,
-        "peer": peer.get("peerId") or p.get("peerId"),
-        "as_path": as_path,
-        "as_path_string": as_string,
-        "origin": p.get("origin"),
-        "communities": list((p.get("community") or {}).get("list") or []),
-        "large_communities": list((p.get("largeCommunity") or {}).get("list") or []),
-        "local_pref": as_int(p.get("locPrf", p.get("localpref"))),
-        "med": as_int(p.get("metric", p.get("med"))),
-        "valid": bool(p.get("valid")),
-        "bestpath": bool(best),
-        "multipath": bool(p.get("multipath")),
-        "stale": bool(p.get("stale")),
-    }
-
-
-def is_path(entry):
-    # 'json detail' lists {"prefix", "version"} first, then the paths.
-    return isinstance(entry, dict) and any(k in entry for k in ("nexthops", "aspath", "path", "peer", "valid"))
-
-
-def canonical(prefix):
-    return str(ipaddress.ip_network(prefix.strip(), strict=False))
+    return neighbor_facts(detail, summary, families)
 
 
 def bgp_routes(router, module):
@@ -372,39 +299,23 @@ def bgp_routes(router, module):
     return routes
 
 
-def kernel_next_hops(router, prefix, cache):
-    family = ["-6"] if ":" in prefix else ["-4"]
-    entries = router.ip_json(*family, "route", "show", prefix)
-    if not entries:
-        return [], None
-    route = entries[0]
-    hops = []
-    if route.get("nexthops"):
-        for h in route["nexthops"]:
-            hops.append({"gateway": h.get("gateway"), "dev": h.get("dev"), "weight": as_int(h.get("weight")) or 1})
-    elif route.get("gateway"):
-        hops.append({"gateway": route.get("gateway"), "dev": route.get("dev"), "weight": 1})
-    elif route.get("nhid") is not None:
-        hops = nexthop_object(router, route["nhid"], cache)
-    return hops, route.get("protocol")
+def kernel_routes(router, prefixes):
+    """{prefix: how the kernel forwards it} - the rules pick the table (table 200 with the resilient agent)."""
+    if not prefixes:
+        return {}
+    nexthops = iproute.index_nexthops(router.ip_json("nexthop", "show"))
+    rules = {}
+    out = {}
+    for prefix in prefixes:
+        fam = "-6" if ":" in prefix else "-4"
+        if fam not in rules:
+            rules[fam] = router.ip_json(fam, "rule", "show")
 
+        def table_routes(table, p=prefix, f=fam):
+            return router.ip_json(f, "route", "show", "table", str(table), p)
 
-def nexthop_object(router, nhid, cache, depth=0):
-    """Resolve a kernel nexthop object: a group lists member ids (with weights), a member has the gateway."""
-    if nhid in cache:
-        return cache[nhid]
-    entries = router.ip_json("nexthop", "show", "id", str(nhid))
-    hops = []
-    if entries:
-        nh = entries[0]
-        if nh.get("group") and depth < 2:
-            for member in nh["group"]:
-                for hop in nexthop_object(router, member.get("id"), cache, depth + 1):
-                    hops.append({**hop, "weight": as_int(member.get("weight")) or 1})
-        elif nh.get("gateway") or nh.get("dev"):
-            hops.append({"gateway": nh.get("gateway"), "dev": nh.get("dev"), "weight": 1})
-    cache[nhid] = hops
-    return hops
+        out[prefix] = iproute.forwarding(prefix, rules[fam], table_routes, nexthops)
+    return out
 
 
 def main():
@@ -425,9 +336,12 @@ def main():
         result["neighbors"] = neighbors(router, module.params["families"])
     routes = bgp_routes(router, module)
     if module.params["kernel"]:
-        cache = {}
-        for prefix, route in routes.items():
-            route["kernel"], route["kernel_protocol"] = kernel_next_hops(router, prefix, cache)
+        for prefix, fwd in kernel_routes(router, list(routes)).items():
+            fwd = fwd or {}
+            routes[prefix]["kernel"] = fwd.get("next_hops", [])
+            routes[prefix]["kernel_protocol"] = fwd.get("protocol")
+            routes[prefix]["kernel_table"] = fwd.get("table")
+            routes[prefix]["kernel_group"] = fwd.get("group")
     result["routes"] = routes
     module.exit_json(**result)
 

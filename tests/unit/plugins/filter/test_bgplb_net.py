@@ -36,3 +36,33 @@ def test_bgp_hosts_follow_the_inventory_contract():
     with pytest.raises(AnsibleFilterError, match="host n4: no BGP address"):
         f.bgplb_bgp_hosts(["n4"], hv, 64512)
     assert f.bgplb_ip_version("fd00::1") == 6 and f.bgplb_ip_version("x") == 0
+
+
+def test_bgp_hosts_keep_unresolved_hosts_for_fact_gathering():
+    hv = {"n1": {"ansible_host": "n1.example"}, "n2": {"ansible_facts": {"default_ipv4": {"address": "10.0.0.2"}}}}
+    assert f.bgplb_bgp_hosts(["n1", "n2"], hv, 64512, unresolved="keep") == [
+        {"host": "n1", "address": None, "asn": 64512},
+        {"host": "n2", "address": "10.0.0.2", "asn": 64512},
+    ]
+    with pytest.raises(AnsibleFilterError, match="host n1: no BGP address"):
+        f.bgplb_bgp_hosts(["n1"], hv, 64512)
+    with pytest.raises(AnsibleFilterError, match="host n3: no BGP address"):  # a bad value fails even with keep
+        f.bgplb_bgp_hosts(["n3"], {"n3": {"bgplb_bgp_address": "10.0.0.3}"}}, 64512, unresolved="keep")
+
+
+def test_handback_hosts_are_ipv4_and_checked():
+    hv = {
+        "n1": {"bgplb_speaker_handback_address": "10.1.0.1", "bgplb_bgp_address": "10.0.0.1"},
+        "n2": {"ansible_host": "10.0.0.2"},
+        "n3": {"bgplb_speaker_handback_address": "10.0.0.3 } chain evil {"},
+        "n4": {"bgplb_bgp_address": "2001:db8::4"},
+    }
+    assert f.bgplb_handback_hosts(["n1", "n2"], hv) == [
+        {"host": "n1", "address": "10.1.0.1"},
+        {"host": "n2", "address": "10.0.0.2"},
+    ]
+    with pytest.raises(AnsibleFilterError, match="host n2: no IPv4 address"):
+        f.bgplb_handback_hosts(["n2"], hv, explicit=True)  # tunnel mode: ansible_host is not explicit
+    for bad in ("n3", "n4"):
+        with pytest.raises(AnsibleFilterError, match=f"host {bad}: no IPv4 address"):
+            f.bgplb_handback_hosts([bad], hv)

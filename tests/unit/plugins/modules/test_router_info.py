@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from ansible_collections.baremetal.bgplb.plugins.modules import router_info as ri
 
@@ -63,31 +64,50 @@ def test_prefixes_are_canonical_and_unknown_ones_are_empty():
                                "-c", "show bgp ipv6 unicast 2001:db8::1/128 json"]  # fmt: skip
 
 
-def test_kernel_nexthops_list_gateway_and_nhid_group():
-    hop3 = {"gateway": "10.89.77.3", "dev": "eth0", "weight": 1}
-    hop4 = {"gateway": "10.89.77.4", "dev": "eth0", "weight": 1}
-    multi = [{"dst": "198.51.100.10", "nhid": 19, "protocol": "bgp", "nexthops": [hop3, hop4]}]
-    router = ri.Router(FakeModule({"route show 198.51.100.10/32": multi}))
-    hops, proto = ri.kernel_next_hops(router, "198.51.100.10/32", {})
-    assert [h["gateway"] for h in hops] == ["10.89.77.3", "10.89.77.4"] and proto == "bgp"
+FIXTURE = json.loads((Path(__file__).parents[3] / "fixtures" / "iproute_resilient_router.json").read_text())
 
-    single = [{"dst": "2001:db8:100::10", "nhid": 12, "gateway": "fd00:77::3", "dev": "eth0", "protocol": "bgp"}]
-    router = ri.Router(FakeModule({"route show 2001:db8:100::10/128": single}))
-    assert ri.kernel_next_hops(router, "2001:db8:100::10/128", {})[0] == [
-        {"gateway": "fd00:77::3", "dev": "eth0", "weight": 1}]  # fmt: skip
 
+class KernelModule(FakeModule):
+    """`ip` answers exactly from the captured fixture; a table without the route answers [] like the kernel."""
+
+    def run_command(self, args, check_rc=False):
+        self.calls.append(args)
+        key = " ".join(args)
+        if key in FIXTURE["commands"]:
+            return 0, json.dumps(FIXTURE["commands"][key]), ""
+        return 2, "", "Error: ipv4: FIB table does not exist.\nDump terminated\n"
+
+
+def test_kernel_reads_the_table_that_forwards_with_the_resilient_agent():
+    """Issue 12 #1: rule `to 198.51.100.0/24 lookup 200` (priority 90) wins over main: the resilient group's route."""
+    router = ri.Router(KernelModule({}))
+    got = ri.kernel_routes(router, ["198.51.100.10/32", "2001:db8:100::10/128", "198.51.100.11/32", "198.51.100.99/32"])
+    v4 = got["198.51.100.10/32"]
+    assert v4["table"] == 200 and v4["protocol"] == "250"
+    assert v4["group"] == {"id": 1000003, "type": "resilient", "buckets": 128, "members": [1000001, 1000002]}
+    assert [h["gateway"] for h in v4["next_hops"]] == ["10.0.0.2", "10.0.0.3"]
+    v6 = got["2001:db8:100::10/128"]
+    assert v6["table"] == 200 and v6["group"]["type"] == "resilient"
+    assert [h["gateway"] for h in v6["next_hops"]] == ["fd00::2", "fd00::3"]
+    # not (yet) mirrored by the agent: main forwards it, through no group
+    main_only = got["198.51.100.11/32"]
+    assert main_only["table"] == 254 and main_only["protocol"] == "186" and main_only["group"] is None
+    assert main_only["next_hops"] == [{"gateway": "10.0.0.2", "dev": "eth1", "weight": 1}]
+    assert got["198.51.100.99/32"] is None
+
+
+def test_kernel_nhid_only_routes_resolve_through_the_nexthop_objects():
+    """net.ipv4.nexthop_compat_mode=0: a route only carries its nexthop id; group weights are kept."""
     router = ri.Router(FakeModule({
-        "route show 198.51.100.11/32": [{"dst": "198.51.100.11", "nhid": 19, "protocol": "bgp"}],
-        "nexthop show id 19": [{"id": 19, "group": [{"id": 11}, {"id": 20, "weight": 3}]}],
-        "nexthop show id 11": [{"id": 11, "gateway": "10.89.77.3", "dev": "eth0"}],
-        "nexthop show id 20": [{"id": 20, "gateway": "10.89.77.4", "dev": "eth0"}],
+        "nexthop show": [{"id": 11, "gateway": "10.89.77.3", "dev": "eth0"}, {"id": 20, "gateway": "10.89.77.4",
+                         "dev": "eth0"}, {"id": 19, "group": [{"id": 11}, {"id": 20, "weight": 3}]}],
+        "rule show": [{"priority": 32766, "src": "all", "table": "254"}],
+        "table 254 198.51.100.11/32": [{"dst": "198.51.100.11", "nhid": 19, "protocol": "186"}],
     }))  # fmt: skip
-    hops, _ = ri.kernel_next_hops(router, "198.51.100.11/32", {})
-    assert hops == [{"gateway": "10.89.77.3", "dev": "eth0", "weight": 1},
-                    {"gateway": "10.89.77.4", "dev": "eth0", "weight": 3}]  # fmt: skip
-
-    router = ri.Router(FakeModule({"route show 192.0.2.10/32": ""}))
-    assert ri.kernel_next_hops(router, "192.0.2.10/32", {}) == ([], None)
+    fwd = ri.kernel_routes(router, ["198.51.100.11/32"])["198.51.100.11/32"]
+    assert fwd["next_hops"] == [{"gateway": "10.89.77.3", "dev": "eth0", "weight": 1},
+                                {"gateway": "10.89.77.4", "dev": "eth0", "weight": 3}]  # fmt: skip
+    assert fwd["group"] == {"id": 19, "type": "mpath", "buckets": None, "members": [11, 20]}
 
 
 def test_neighbors_from_detail_and_summary():
