@@ -140,7 +140,8 @@ def test_api_flood_keeps_sessions_and_status_answers(speaker):
     assert len(latencies) > 20 and max(latencies) < 1.0, max(latencies)
     assert status["state"] == "Established" and status["established_count"] == 1, status
     assert peer.connections == 1 and not peer.closed and not peer.notifications
-    assert peer.keepalives[-1] > end - 1.6
-    assert gaps and max(gaps) < 1.6, f"keepalive gaps up to {max(gaps):.2f} s (every 1 s expected)"
+    # every 1 s expected; 2 s leaves 1 s of the 3 s hold time for a machine shared with other work
+    assert peer.keepalives[-1] > end - 2.0
+    assert gaps and max(gaps) < 2.0, f"keepalive gaps up to {max(gaps):.2f} s (every 1 s expected)"
     if os.environ.get("BGPLB_FLOOD_REPORT"):
         print(f"status max {max(latencies):.3f} s, keepalive gap {max(gaps):.3f} s")

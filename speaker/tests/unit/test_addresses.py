@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
+import time
 
 import pytest
 import yaml
 
 from bgplb import model
-import time
-
 from bgplb.model.addresses import ASSIGN_SAMPLE, assign, contains
 from bgplb.store import Store
 
