@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from bgplb import model
-from bgplb.ctl import render
+from bgplb.ctl import metallb_import, render
 from bgplb.ctl.client import DEFAULT_SOCKET, SpeakerBusy, SpeakerUnreachable, call
 from bgplb.store import SPEAKER_FILE, Store, yaml_problem
 
@@ -195,6 +195,7 @@ def parser() -> argparse.ArgumentParser:
     dr.set_defaults(func=cmd_drain)
     sub.add_parser("undrain", help="announce normally again").set_defaults(func=cmd_simple)
     sub.add_parser("reload", help="make the speaker re-read its configuration").set_defaults(func=cmd_simple)
+    metallb_import.add_parser(sub)
     return p
 
 
