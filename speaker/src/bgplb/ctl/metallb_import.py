@@ -17,20 +17,22 @@ from bgplb.sources.metallb import convert
 from bgplb.store import SPEAKER_FILE, parse_yaml
 
 
-def _node(args: argparse.Namespace) -> tuple[int, str | None]:
-    """The node's (asn, router_id): --asn/--router-id, else the node in --config-dir's speaker.yaml."""
+def _node(args: argparse.Namespace) -> dict[str, Any]:
+    """convert()'s node or asn: --asn (and --router-id), else the node of --config-dir's speaker.yaml."""
     if args.asn is not None:
-        return args.asn, args.router_id
+        if args.router_id is None:
+            return {"asn": args.asn}
+        return {"node": model.parse_node({"name": "metallb-import", "router_id": args.router_id, "asn": args.asn,
+                                          "ipv4_next_hop": "192.0.2.1", "ipv6_next_hop": "2001:db8::1"})}  # fmt: skip
     path = Path(args.config_dir) / SPEAKER_FILE
     if not path.is_file():
         raise model.ValidationError([f"the node's AS is needed to check BGPPeer myASN: give --asn, or a --config-dir "
                                      f"whose {SPEAKER_FILE} defines the node ({path} does not exist)"])  # fmt: skip
     data = parse_yaml(path.read_bytes(), str(path))
     try:
-        node = model.parse_node(data.get("node") if isinstance(data, dict) else None)
+        return {"node": model.parse_node(data.get("node") if isinstance(data, dict) else None)}
     except model.ObjectError as err:
         raise model.ValidationError([f"{path}: {err}"]) from None
-    return node.asn, args.router_id or node.router_id
 
 
 def cmd_import_metallb(args: argparse.Namespace) -> Any:
@@ -38,9 +40,9 @@ def cmd_import_metallb(args: argparse.Namespace) -> Any:
     data = stdin.read() if args.file == "-" else Path(args.file).read_bytes()
     source = "-" if args.file == "-" else args.file
     manifests = parse_yaml(data.encode() if isinstance(data, str) else data, source, many=True)
-    asn, router_id = _node(args)
+    node = _node(args)
     try:
-        documents = list(convert(manifests, asn=asn, router_id=router_id).documents)
+        documents = list(convert(manifests, **node).documents)
     except model.ValidationError as err:
         raise model.ValidationError([f"{source}: {e}" for e in err.errors]) from None
     if args.json:
@@ -62,6 +64,6 @@ def add_parser(sub: Any) -> None:
     m = sub.add_parser("import-metallb", help="convert MetalLB manifests to bgplb objects (printed, not applied)")
     m.add_argument("-f", "--file", required=True, help="YAML (several documents, or kubectl's List), - for stdin")
     m.add_argument("--asn", type=asn, help="the node's AS (default: node.asn of --config-dir's speaker.yaml)")
-    m.add_argument("--router-id", help="the node's router id, which a BGPPeer's routerID may repeat")
+    m.add_argument("--router-id", help="with --asn: the node's router id, which a BGPPeer's routerID may repeat")
     m.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="same as the global --json")
     m.set_defaults(func=cmd_import_metallb)

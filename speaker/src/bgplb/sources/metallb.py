@@ -53,6 +53,7 @@ PEER_REFUSED = {
 PEER_HANDLED = {"myASN", "dynamicASN", "peerPort", "routerID", "passwordSecret", "nodeSelectors",
                 "enableGracefulRestart", "disableMP"}  # fmt: skip
 ADVERTISEMENT_HANDLED = {"localPref", "communities", "ipAddressPoolSelectors", "nodeSelectors"}
+PLACEHOLDER_ROUTER_ID = "192.0.2.1"  # validating without a node: never compared, never printed
 _DURATION = re.compile(r"([0-9]*\.?[0-9]+)(ns|us|µs|μs|ms|s|m|h)")
 _UNIT = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -123,8 +124,8 @@ def _flatten(manifests: Iterable[Any]) -> list[Any]:
 
 
 class _Converter:
-    def __init__(self, asn: int, router_id: str | None) -> None:
-        self.asn, self.router_id = asn, router_id
+    def __init__(self, node: Node, *, known: bool) -> None:
+        self.node, self.asn, self.router_id = node, node.asn, node.router_id if known else None
         self.errors: list[str] = []
         self.secrets: dict[tuple[str | None, str], tuple[_Manifest, dict[str, Any]]] = {}
         self.secrets_used: set[tuple[str | None, str]] = set()
@@ -357,50 +358,58 @@ class _Converter:
                     self.errors.append(f"{m.label}: {err}")
         if self.errors:
             raise MetalLBError(self.errors)
-        node = Node(name="metallb-import", router_id=self.router_id or "0.0.0.1", asn=self.asn)
-        config = Config(
-            node=node,
-            peers=tuple(parsed["peer"]),
-            pools=tuple(parsed["pool"]),
-            communities=tuple(parsed["community"]),
-            advertisements=tuple(parsed["advertisement"]),
-        )
+        config = self.config(parsed)
+        if self.multiprotocol(config):
+            parsed["peer"] = [parse_object("peer", data) for _, data in self.out["peer"]]
+            config = self.config(parsed)
         try:
             validate_config(config)
         except ValidationError as err:
             for e in err.errors:
                 label = next((lbl for prefix, lbl in origin.items() if e.startswith(prefix)), None)
                 self.errors.append(f"{label}: {e}" if label else e)
-        self.multiprotocol(config, {m.name: m for m, _ in self.out["peer"]})
         if self.errors:
             raise MetalLBError(self.errors)
         objects = tuple(o for kind in self.out for o in parsed[kind])
         documents = tuple({"kind": kind, **data} for kind, items in self.out.items() for _, data in items)
         return Conversion(documents, objects)
 
-    def multiprotocol(self, config: Config, manifests: dict[str, _Manifest]) -> None:
+    def config(self, parsed: dict[str, list[Any]]) -> Config:
+        return Config(
+            node=self.node,
+            peers=tuple(parsed["peer"]),
+            pools=tuple(parsed["pool"]),
+            communities=tuple(parsed["community"]),
+            advertisements=tuple(parsed["advertisement"]),
+        )
+
+    def multiprotocol(self, config: Config) -> bool:
         """MetalLB (disableMP: false, its default) announces both families over one session; a bgplb peer announces
-        its session's family. Refused when it matters: an advertisement sends a pool of the other family to a peer."""
+        its session's family unless `families` says otherwise. A peer that an advertisement sends a pool of the other
+        family gets `families: [ipv4, ipv6]` (which needs the node's next hop of that family); True if any did."""
         pools = {p.name: p for p in config.pools}
-        for peer in config.peers:
-            if self.disable_mp.get(peer.name):
+        changed = False
+        for peer, (_, data) in zip(config.peers, self.out["peer"], strict=True):
+            if self.disable_mp.get(peer.name) or peer.families:
                 continue
             version = 6 if ":" in peer.address else 4
-            for adv in config.advertisements:
-                if peer.name not in [p.name for p in advertised_peers(config, adv)]:
-                    continue
-                other = next((n for p in advertised_pools(config, adv) for n in pool_networks(pools[p])
-                              if n.version != version), None)  # fmt: skip
-                if other is not None:
-                    self.errors.append(f"{manifests[peer.name].label}: spec.disableMP: MetalLB would announce {other} "
-                                       f"(BGPAdvertisement {adv.name}) over this IPv{version} session; bgplb announces "
-                                       "a session's own family: set disableMP: true (and add a BGPPeer of the other "
-                                       "family)")  # fmt: skip
-                    break
+            if any(n.version != version for adv in config.advertisements
+                   if peer.name in [p.name for p in advertised_peers(config, adv)]
+                   for name in advertised_pools(config, adv) for n in pool_networks(pools[name])):  # fmt: skip
+                data["families"] = ["ipv4", "ipv6"]
+                changed = True
+        return changed
 
 
-def convert(manifests: Iterable[Any], *, asn: int, router_id: str | None = None) -> Conversion:
-    """Convert MetalLB manifests (dicts as read from YAML; `List` documents opened) for a node of AS `asn` (and, when
-    known, BGP identifier `router_id`, which a BGPPeer's routerID may repeat). Raises MetalLBError with every
-    message."""
-    return _Converter(asn, router_id).run(list(manifests))
+def convert(manifests: Iterable[Any], *, node: Node | None = None, asn: int | None = None) -> Conversion:
+    """Convert MetalLB manifests (dicts as read from YAML; `List` documents opened) and validate the result with
+    bgplb's rules for `node` (its asn must be each BGPPeer's myASN; a BGPPeer's routerID may repeat its router_id).
+    Without a node (converting for the inventory): `asn` alone, the routerID refused, next hops assumed present
+    (`bgplbctl apply` on the node checks them). Raises MetalLBError with every message."""
+    if node is None:
+        if asn is None:
+            raise TypeError("convert() needs node or asn")
+        node = Node(name="metallb-import", router_id=PLACEHOLDER_ROUTER_ID, asn=asn, ipv4_next_hop="192.0.2.1",
+                    ipv6_next_hop="2001:db8::1")  # fmt: skip
+        return _Converter(node, known=False).run(list(manifests))
+    return _Converter(node, known=True).run(list(manifests))
