@@ -308,16 +308,17 @@ class _Converter:
         if not isinstance(ref, dict) or set(ref) - {"name", "namespace"}:
             m.report(path, f"expected {{name, namespace}}, got {show(ref)}")
             return
+        namespace = ref.get("namespace") or m.namespace
+        key = next((k for k in ((namespace, ref["name"]), (None, ref["name"])) if k in self.secrets), None)
+        if key is not None:
+            self.secrets_used.add(key)
         if not _empty(m.spec.get("password")):
             m.report(path, "password and passwordSecret exclude each other")
             return
-        namespace = ref.get("namespace") or m.namespace
-        key = next((k for k in ((namespace, ref["name"]), (None, ref["name"])) if k in self.secrets), None)
         if key is None:
             m.report(path, f"Secret {namespace + '/' if namespace else ''}{ref['name']} is not among the documents: "
                            "add it (kubectl get secret -o yaml) or give password")  # fmt: skip
             return
-        self.secrets_used.add(key)
         secret_m, secret = self.secrets[key]
         string_data, data = secret.get("stringData") or {}, secret.get("data") or {}
         if isinstance(string_data, dict) and isinstance(string_data.get("password"), str):
