@@ -3,8 +3,9 @@
 """Running the node-side `bgplbctl` with JSON in and out.
 
 The modules never validate objects themselves: they hand what the user set to `bgplbctl`, which is the one place
-the schema lives, and report its answer. Exit codes of bgplbctl: 0 ok, 1 failure, 2 invalid input, 3 speaker
-unreachable; with `--json` it prints `{"ok": false, "errors": [...]}` on failure.
+the schema lives, and report its answer. They read only bgplbctl's typed `--json` fields (speaker/docs/bgplbctl.md):
+on failure `{"ok": false, "code": CODE, "errors": [...]}` with CODE one of ERROR_CODES; after `apply`/`delete`
+`reload`, one of RELOAD_STATES or null. The English messages are shown to the user, never parsed.
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ EXIT_FAILURE = 1
 EXIT_INVALID = 2
 EXIT_UNREACHABLE = 3
 
+# bgplbctl --json `code` of a failure, and `reload` after a write (the same tuples as bgplb.ctl)
+ERROR_CODES = ("invalid", "read_only", "in_use", "unreachable", "busy", "not_found", "failed")
+RELOAD_STATES = ("applied", "deferred", "refused")
+
 NOT_FOUND = "bgplbctl not found at {0}: install the speaker with the baremetal.bgplb.speaker role"
 
 BGPLBCTL_ARGSPEC = {
@@ -26,20 +31,26 @@ BGPLBCTL_ARGSPEC = {
 
 
 class BgplbctlError(Exception):
-    """bgplbctl refused or failed; `errors` are its own messages (they name the object and the field)."""
+    """bgplbctl refused or failed; `errors` are its own messages (they name the object and the field), `code` its
+    exit code and `kind` its typed `code` (one of ERROR_CODES; `failed` when it printed no JSON)."""
 
-    def __init__(self, errors, code=EXIT_FAILURE):
+    def __init__(self, errors, code=EXIT_FAILURE, kind="failed"):
         self.errors = list(errors)
         self.code = code
+        self.kind = kind if kind in ERROR_CODES else "failed"
         super().__init__("; ".join(self.errors))
 
     @property
     def invalid(self):
-        return self.code == EXIT_INVALID
+        return self.kind in ("invalid", "read_only", "in_use")
+
+    @property
+    def read_only(self):
+        return self.kind == "read_only"
 
     @property
     def unreachable(self):
-        return self.code == EXIT_UNREACHABLE
+        return self.kind == "unreachable"
 
 
 def find_bgplbctl(module, name):
@@ -74,7 +85,8 @@ class Bgplbctl:
             raise BgplbctlError([f"bgplbctl {args[0]} failed (exit {rc}): {detail}"], rc or EXIT_FAILURE) from None
         if rc != 0 or not isinstance(result, dict) or not result.get("ok"):
             errors = result.get("errors") if isinstance(result, dict) else None
-            raise BgplbctlError(errors or [f"bgplbctl {args[0]} failed (exit {rc})"], rc or EXIT_FAILURE)
+            kind = result.get("code") if isinstance(result, dict) else None
+            raise BgplbctlError(errors or [f"bgplbctl {args[0]} failed (exit {rc})"], rc or EXIT_FAILURE, kind)
         return result
 
     def apply(self, kind, objects, dry_run=False):
@@ -95,18 +107,3 @@ class Bgplbctl:
 
     def validate(self):
         return self.run("validate")
-
-
-def reload_state(note):
-    """What became of the speaker reload after a write, from bgplbctl's `speaker` note.
-
-    None: nothing was written; applied; deferred: the speaker is not running (or too busy to confirm), the files
-    take effect when it gets to them; refused: the speaker kept its running configuration.
-    """
-    if not note:
-        return None
-    if note.startswith(("speaker not running", "speaker busy")):
-        return "deferred"
-    if note.startswith("speaker refused"):
-        return "refused"
-    return "applied"

@@ -18,7 +18,7 @@ own verdict (a password-only change is an `updated` action even though the redac
 from __future__ import annotations
 
 from ansible_collections.baremetal.bgplb.plugins.module_utils.argspec import field_names
-from ansible_collections.baremetal.bgplb.plugins.module_utils.bgplbctl import Bgplbctl, BgplbctlError, reload_state
+from ansible_collections.baremetal.bgplb.plugins.module_utils.bgplbctl import Bgplbctl, BgplbctlError
 from ansible_collections.baremetal.bgplb.plugins.module_utils.diff import (
     by_name,
     drop_unset,
@@ -26,12 +26,6 @@ from ansible_collections.baremetal.bgplb.plugins.module_utils.diff import (
     redact,
     summary,
 )
-
-READ_ONLY_MARK = "edit that file instead"  # bgplbctl's refusal for objects defined inline in speaker.yaml
-
-
-def is_read_only(error):
-    return error.invalid and any(READ_ONLY_MARK in e for e in error.errors)
 
 
 class ObjectResource:
@@ -41,6 +35,7 @@ class ObjectResource:
         self.ctl = ctl
         self.check = module.check_mode
         self.notes = []
+        self.reloads = []
 
     # --- entry point ------------------------------------------------------------------------------------------------
     def execute(self):
@@ -78,7 +73,7 @@ class ObjectResource:
                 self.ctl.delete(self.kind, name, dry_run=True)
                 removable.append(name)
             except BgplbctlError as err:
-                if not is_read_only(err):
+                if not err.read_only:  # defined inline in speaker.yaml: left alone, reported
                     raise
                 read_only.append(name)
         changes = self._apply(wanted) if wanted else []
@@ -99,6 +94,7 @@ class ObjectResource:
     def _apply(self, objects):
         result = self.ctl.apply(self.kind, objects, dry_run=self.check)
         self.notes.append(result.get("speaker"))
+        self.reloads.append(result.get("reload"))
         return result["changes"]
 
     def _delete(self, names, checked=False):
@@ -109,6 +105,7 @@ class ObjectResource:
         for name in names:
             result = self.ctl.delete(self.kind, name, dry_run=self.check)
             self.notes.append(result.get("speaker"))
+            self.reloads.append(result.get("reload"))
             changes += result["changes"]
         return changes
 
@@ -133,8 +130,9 @@ class ObjectResource:
     def finish(self, result):
         notes = [n for n in self.notes if n]
         note = notes[-1] if notes else None
+        reloads = [r for r in self.reloads if r]
         result["speaker"] = note
-        result["reload"] = reload_state(note)
+        result["reload"] = reloads[-1] if reloads else None  # bgplbctl's typed field, never its message
         if result["reload"] == "refused":
             self.module.warn(note)
         for key in ("before", "after"):

@@ -119,6 +119,14 @@ def write_atomic(path: Path, text: str, mode: int = 0o600, *, durable_rename: bo
         sync_dir(path.parent)
 
 
+class ReadOnlyError(model.ValidationError):
+    """A change to an object defined inline in speaker.yaml, which bgplbctl may not write (bgplbctl code read_only)."""
+
+
+class InUseError(model.ValidationError):
+    """A deletion refused because other objects still refer to the object (bgplbctl code in_use)."""
+
+
 class Store:
     def __init__(self, root: Path, speaker_file: str = SPEAKER_FILE) -> None:
         self.root = Path(root)
@@ -323,6 +331,7 @@ class Store:
         inline_names = {(k, o.name) for k, objs in inline.items() for o in objs}
         current = {kind: dict(config.by_name(kind)) for kind in model.KINDS}
         errors: list[str] = []
+        read_only: list[str] = []
         wanted: list[tuple[str, Any]] = []
         for kind, data in documents:
             try:
@@ -331,7 +340,7 @@ class Store:
                 errors.append(str(err))
                 continue
             if (kind, obj.name) in inline_names:
-                errors.append(f"{kind} {obj.name}: defined in {self.speaker_file}; edit that file instead")
+                read_only.append(f"{kind} {obj.name}: defined in {self.speaker_file}; edit that file instead")
                 continue
             if kind == "peer" and obj.password == model.REDACTED:
                 # The placeholder `get` prints: keep the stored password, so get -> edit -> apply round-trips.
@@ -343,8 +352,8 @@ class Store:
                 obj = dataclasses.replace(obj, password=old.password)
             wanted.append((kind, obj))
             current[kind][obj.name] = obj
-        if errors:
-            raise model.ValidationError(errors)
+        if errors or read_only:
+            raise (model.ValidationError if errors else ReadOnlyError)(errors + read_only)
         taken = {a for s in current["service"].values() for a in s.address}
         for i, (kind, obj) in enumerate(wanted):
             if kind == "service" and obj.pool and not obj.address:
@@ -426,9 +435,12 @@ class Store:
             return Change(kind, name, "unchanged", None, None)
         path = self._path(kind, name)
         if not path.exists():
-            raise model.ValidationError([f"{kind} {name}: defined in {self.speaker_file}; edit that file instead"])
+            raise ReadOnlyError([f"{kind} {name}: defined in {self.speaker_file}; edit that file instead"])
         remaining = tuple(o for o in getattr(config, model.KIND_FIELDS[kind]) if o.name != name)
-        model.validate_config(dataclasses.replace(config, **{model.KIND_FIELDS[kind]: remaining}))
+        try:
+            model.validate_config(dataclasses.replace(config, **{model.KIND_FIELDS[kind]: remaining}))
+        except model.ValidationError as err:  # the directory was valid: what breaks is a reference to this object
+            raise InUseError(err.errors) from None
         if not dry_run:
             path.unlink()
             sync_dir(path.parent)

@@ -2,6 +2,8 @@
 speaker for status, routes, drain, undrain and reload. `--json` output is documented in speaker/docs/bgplbctl.md.
 
 Exit codes: 0 ok, 1 other failure, 2 invalid input (the message names the object and field), 3 speaker unreachable.
+With `--json` the outcome is also typed: a failure carries `code` (one of ERROR_CODES), `apply` and `delete` carry
+`reload` (one of RELOAD_STATES, or null when nothing was written); programs read those, never the English messages.
 """
 
 from __future__ import annotations
@@ -19,9 +21,16 @@ import yaml
 from bgplb import model
 from bgplb.ctl import metallb_import, render
 from bgplb.ctl.client import DEFAULT_SOCKET, SpeakerBusy, SpeakerUnreachable, call
-from bgplb.store import SPEAKER_FILE, Store, yaml_problem
+from bgplb.store import SPEAKER_FILE, InUseError, ReadOnlyError, Store, yaml_problem
 
 EXIT_OK, EXIT_FAILURE, EXIT_INVALID, EXIT_UNREACHABLE = 0, 1, 2, 3
+# `--json` failure codes (speaker/docs/bgplbctl.md): the exit code says how bad, `code` says what.
+INVALID, READ_ONLY, IN_USE, UNREACHABLE, BUSY, NOT_FOUND, FAILED = (
+    "invalid", "read_only", "in_use", "unreachable", "busy", "not_found", "failed")  # fmt: skip
+ERROR_CODES = (INVALID, READ_ONLY, IN_USE, UNREACHABLE, BUSY, NOT_FOUND, FAILED)
+# `reload` after a write: the running speaker took it / will pick it up from the directory / kept what it had.
+APPLIED, DEFERRED, REFUSED = "applied", "deferred", "refused"
+RELOAD_STATES = (APPLIED, DEFERRED, REFUSED)
 RELOAD_TIMEOUT = 120.0  # seconds; re-reading tens of thousands of objects takes a while
 
 
@@ -59,27 +68,27 @@ def _store(args: argparse.Namespace) -> Store:
     return Store(Path(args.config_dir), SPEAKER_FILE)
 
 
-def _reload(args: argparse.Namespace) -> str:
+def _reload(args: argparse.Namespace) -> tuple[str, str]:
+    """Ask the running speaker to reload after a write: (one of RELOAD_STATES, a note for people)."""
     try:
         result = call(args.socket, "reload", timeout=RELOAD_TIMEOUT)
     except SpeakerUnreachable:
-        return "speaker not running: written, it takes effect when the speaker starts"
+        return DEFERRED, "speaker not running: written, it takes effect when the speaker starts"
     except SpeakerBusy as err:
-        return f"speaker busy: written; {err}; it picks the change up from the directory"
+        return DEFERRED, f"speaker busy: written; {err}; it picks the change up from the directory"
     if not result.get("applied"):
-        return f"speaker refused the reload: {'; '.join(result.get('errors', []))}"
-    return "speaker reloaded"
+        return REFUSED, f"speaker refused the reload: {'; '.join(result.get('errors', []))}"
+    return APPLIED, "speaker reloaded"
 
 
 def cmd_apply(args: argparse.Namespace) -> Any:
     changes = _store(args).apply(read_documents(args.file), dry_run=args.dry_run)
     changed = any(c.action != "unchanged" for c in changes)
-    note = None
-    if changed and not args.dry_run:
-        note = _reload(args)
+    reload, note = _reload(args) if changed and not args.dry_run else (None, None)
     if args.json:
         rendered = [render.change_dict(c) for c in changes]
-        return {"ok": True, "changed": changed, "dry_run": args.dry_run, "changes": rendered, "speaker": note}
+        return {"ok": True, "changed": changed, "dry_run": args.dry_run, "changes": rendered, "reload": reload,
+                "speaker": note}  # fmt: skip
     lines = [f"{c.kind}/{c.name} {c.action}{' (dry run)' if args.dry_run and c.action != 'unchanged' else ''}"
              for c in changes]  # fmt: skip
     if args.dry_run or args.diff:
@@ -89,10 +98,10 @@ def cmd_apply(args: argparse.Namespace) -> Any:
 
 def cmd_delete(args: argparse.Namespace) -> Any:
     change = _store(args).delete(args.kind, args.name, dry_run=args.dry_run)
-    note = _reload(args) if change.action == "deleted" and not args.dry_run else None
+    reload, note = _reload(args) if change.action == "deleted" and not args.dry_run else (None, None)
     if args.json:
         return {"ok": True, "changed": change.action == "deleted", "dry_run": args.dry_run,
-                "changes": [render.change_dict(change)], "speaker": note}  # fmt: skip
+                "changes": [render.change_dict(change)], "reload": reload, "speaker": note}  # fmt: skip
     text = f"{args.kind}/{args.name} {'absent' if change.action == 'unchanged' else 'deleted'}"
     return "\n".join([text, *([note] if note else [])])
 
@@ -201,19 +210,27 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    code, errors = EXIT_OK, []
+    code, kind, errors = EXIT_OK, None, []
     try:
         result = args.func(args)
+    except ReadOnlyError as err:
+        code, kind, errors = EXIT_INVALID, READ_ONLY, err.errors
+    except InUseError as err:
+        code, kind, errors = EXIT_INVALID, IN_USE, err.errors
     except (model.ValidationError, model.ObjectError, InputError) as err:
-        code, errors = EXIT_INVALID, getattr(err, "errors", [str(err)])
+        code, kind, errors = EXIT_INVALID, INVALID, getattr(err, "errors", [str(err)])
     except SpeakerUnreachable as err:
-        code, errors = EXIT_UNREACHABLE, [str(err)]
-    except (LookupError, RuntimeError, OSError) as err:
-        code, errors = EXIT_FAILURE, [str(err)]
+        code, kind, errors = EXIT_UNREACHABLE, UNREACHABLE, [str(err)]
+    except SpeakerBusy as err:
+        code, kind, errors = EXIT_FAILURE, BUSY, [str(err)]
+    except LookupError as err:
+        code, kind, errors = EXIT_FAILURE, NOT_FOUND, [str(err.args[0] if err.args else err)]
+    except (RuntimeError, OSError) as err:
+        code, kind, errors = EXIT_FAILURE, FAILED, [str(err)]
     if code == EXIT_OK:
         print(json.dumps(result, indent=2) if args.json else result)
     elif args.json:
-        print(json.dumps({"ok": False, "errors": errors}, indent=2))
+        print(json.dumps({"ok": False, "code": kind, "errors": errors}, indent=2))
     else:
         for e in errors:
             print(f"bgplbctl: {e}", file=sys.stderr)

@@ -7,7 +7,6 @@ from ansible_collections.baremetal.bgplb.plugins.module_utils.bgplbctl import (
     Bgplbctl,
     BgplbctlError,
     find_bgplbctl,
-    reload_state,
 )
 
 REQUIRED = "pool p: addresses: is required"
@@ -54,8 +53,9 @@ def test_apply_sends_json_on_stdin_with_the_module_options():
 @pytest.mark.parametrize(
     ("rc", "out", "err", "errors"),
     [
-        (2, json.dumps({"ok": False, "errors": ["pool p: addresses: is required"]}), "", [REQUIRED]),
-        (3, json.dumps({"ok": False, "errors": ["cannot reach the speaker"]}), "", ["cannot reach the speaker"]),
+        (2, json.dumps({"ok": False, "code": "invalid", "errors": [REQUIRED]}), "", [REQUIRED]),
+        (3, json.dumps({"ok": False, "code": "unreachable", "errors": ["cannot reach the speaker"]}), "",
+         ["cannot reach the speaker"]),
         (1, "", "Traceback (most recent call last):\n boom", [f"bgplbctl get failed (exit 1): {TRACEBACK}"]),
         (0, "not json", "", ["bgplbctl get failed (exit 0): not json"]),
     ],
@@ -69,14 +69,17 @@ def test_failures_carry_bgplbctls_messages_and_code(rc, out, err, errors):
 
 
 @pytest.mark.parametrize(
-    ("note", "state"),
+    ("reply", "kind"),
     [
-        (None, None),
-        ("speaker not running: written, it takes effect when the speaker starts", "deferred"),
-        ("speaker busy: written; the speaker at /run/bgplb/api.sock did not answer 'reload' within 120 s", "deferred"),
-        ("speaker refused the reload: pool x: overlap", "refused"),
-        ("speaker reloaded", "applied"),
+        ({"code": "read_only", "errors": ["pool m: defined in speaker.yaml; edit that file instead"]}, "read_only"),
+        ({"code": "in_use", "errors": ["service web: pool: no pool named p"]}, "in_use"),
+        ({"code": "busy", "errors": ["the speaker did not answer"]}, "busy"),
+        ({"errors": ["pool m: defined in speaker.yaml; edit that file instead"]}, "failed"),  # untyped: not parsed
+        ({"code": "something-new", "errors": ["?"]}, "failed"),
     ],
 )
-def test_reload_state(note, state):
-    assert reload_state(note) == state
+def test_the_error_kind_is_bgplbctls_code(reply, kind):
+    with pytest.raises(BgplbctlError) as caught:
+        Bgplbctl(FakeModule([(2, json.dumps({"ok": False, **reply}), "")])).delete("pool", "m")
+    assert caught.value.kind == kind
+    assert caught.value.read_only == (kind == "read_only")

@@ -36,21 +36,24 @@ class FakeCtl:
             "ok": True,
             "changed": changed,
             "changes": changes,
+            "reload": "deferred" if changed and not dry_run else None,
             "speaker": NOTE if changed and not dry_run else None,
         }
 
     def delete(self, kind, name, dry_run=False):
         if name in self.inline:
-            raise BgplbctlError([f"pool {name}: defined in speaker.yaml; edit that file instead"], 2)
+            raise BgplbctlError([f"pool {name}: defined in speaker.yaml; edit that file instead"], 2, "read_only")
         if name in self.used:
-            raise BgplbctlError([f"service web: pool: no pool named {name}"], 2)
+            raise BgplbctlError([f"service web: pool: no pool named {name}"], 2, "in_use")
         old = self.pools.get(name)
         if old is not None and not dry_run:
             del self.pools[name]
             self.writes.append(("delete", name))
         action = "unchanged" if old is None else "deleted"
         change = {"kind": kind, "name": name, "action": action, "before": old, "after": None}
-        return {"ok": True, "changes": [change], "speaker": NOTE if old is not None and not dry_run else None}
+        written = old is not None and not dry_run
+        return {"ok": True, "changes": [change], "reload": "deferred" if written else None,
+                "speaker": NOTE if written else None}  # fmt: skip
 
 
 class Module:
@@ -146,8 +149,30 @@ def test_passwords_are_redacted_even_if_bgplbctl_did_not():
 def test_refused_reload_warns():
     class Refusing(FakeCtl):
         def apply(self, kind, objects, dry_run=False):
-            return {**super().apply(kind, objects, dry_run), "speaker": "speaker refused the reload: boom"}
+            return {**super().apply(kind, objects, dry_run), "reload": "refused",
+                    "speaker": "speaker refused the reload: boom"}  # fmt: skip
 
     module = Module(name="p", addresses=["10.0.0.0/24"])
     result = ObjectResource(module, "pool", Refusing([])).execute()
     assert result["reload"] == "refused" and module.warnings == ["speaker refused the reload: boom"]
+
+
+def test_only_the_typed_fields_count_not_the_messages():
+    """Issue 12 #3: a read-only refusal is known by bgplbctl's `code`, a reload by its `reload` field; messages that
+    merely read like them change nothing."""
+
+    class Typed(FakeCtl):
+        def apply(self, kind, objects, dry_run=False):
+            return {**super().apply(kind, objects, dry_run), "reload": "applied", "speaker": "speaker refused: no"}
+
+        def delete(self, kind, name, dry_run=False):
+            if name == "mgmt":  # says "edit that file instead" but is typed invalid: a real failure
+                raise BgplbctlError([f"pool {name}: defined in speaker.yaml; edit that file instead"], 2, "invalid")
+            return super().delete(kind, name, dry_run)
+
+    module = Module(name="p", addresses=["10.0.0.0/24"])
+    result = ObjectResource(module, "pool", Typed([])).execute()
+    assert result["reload"] == "applied" and module.warnings == []
+    with pytest.raises(BgplbctlError) as err:
+        ObjectResource(Module(state="overridden", objects=[]), "pool", Typed([{"name": "mgmt"}])).execute()
+    assert err.value.kind == "invalid"
