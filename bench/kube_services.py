@@ -139,6 +139,8 @@ def main() -> None:
             cp.start()
             core = client.CoreV1Api(cp.client())
             core.create_namespace({"metadata": {"name": "bgplb-system"}})
+            core.create_node({"metadata": {"name": "n1"}})  # Ready, as a kubelet would report it
+            core.patch_node_status("n1", {"status": {"conditions": [{"type": "Ready", "status": "True"}]}})
             config = {
                 "node": {"name": "n1", "router_id": lan.node_v4[0], "asn": NODE_ASN},
                 "peers": [{"name": "r1", "address": lan.router_v4, "asn": ROUTER_ASN, "hold_time": 30}],

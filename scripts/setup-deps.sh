@@ -44,3 +44,8 @@ ln -sfn "$PWD" .venv/collections/ansible_collections/baremetal/bgplb
 
 # Podman for the lab: runc and ulimits this machine needs.
 bash lab/podman/install.sh
+
+# The real kube-apiserver and etcd for the Kubernetes tests and benchmarks, built from their Go modules (cached in
+# /var/cache/bgplb; the first build takes 10-25 minutes on 2 cores).
+command -v go >/dev/null || export PATH="$PATH:/usr/local/go/bin"
+echo "== kubernetes: kube-apiserver and etcd in $(bash scripts/build-k8s.sh)"

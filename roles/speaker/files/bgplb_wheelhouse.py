@@ -110,7 +110,9 @@ def build_speaker(pip: list[str], source: Path, out: Path, pip_args: list[str]) 
     return wheels[0]
 
 
-def build_target(pip: list[str], speaker_wheel: Path, target: str, dest: Path, pip_args: list[str]) -> None:
+def build_target(
+    pip: list[str], speaker_wheel: Path, target: str, dest: Path, pip_args: list[str], extras: list[str]
+) -> None:
     info = parse_target(target)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target}.", dir=dest.parent))
     try:
@@ -120,7 +122,8 @@ def build_target(pip: list[str], speaker_wheel: Path, target: str, dest: Path, p
                "--abi", f"cp{info['major']}{info['minor']}"]  # fmt: skip
         for tag in platforms(info["machine"], info["glibc"]):
             cmd += ["--platform", tag]
-        run([*cmd, *pip_args, str(tmp / speaker_wheel.name)])
+        wanted = str(tmp / speaker_wheel.name) + (f"[{','.join(extras)}]" if extras else "")
+        run([*cmd, *pip_args, wanted])
         (tmp / COMPLETE).write_text(wheels_digest(tmp) + "\n")
         os.replace(tmp, dest)
     except BaseException:
@@ -134,13 +137,15 @@ def main() -> int:
     p.add_argument("--cache", required=True, type=Path, help="wheelhouse cache root")
     p.add_argument("--target", action="append", default=[], help="cpXY-<machine>-glibcA.B (repeatable)")
     p.add_argument("--pip-arg", action="append", default=[], help="extra pip argument (repeatable)")
+    p.add_argument("--extra", action="append", default=[], help="an extra of the speaker package (kubernetes)")
     p.add_argument("--check", action="store_true", help="report what would be built, build nothing")
     args = p.parse_args()
 
     source = args.source.resolve()
     version = project_version(source)
     shash = source_hash(source)
-    build_dir = args.cache.expanduser() / f"{version}-{shash[:16]}"
+    extras = sorted(set(args.extra))
+    build_dir = args.cache.expanduser() / "-".join([version, shash[:16], *extras])
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input"]
     changed = False
     result: dict[str, dict[str, object]] = {}
@@ -158,7 +163,7 @@ def main() -> int:
                 speaker_dir = build_dir / "_speaker"
                 shutil.rmtree(speaker_dir, ignore_errors=True)
                 speaker_wheel = build_speaker(pip, source, speaker_dir, args.pip_arg)
-            build_target(pip, speaker_wheel, target, dest, args.pip_arg)
+            build_target(pip, speaker_wheel, target, dest, args.pip_arg, extras)
         result[target] = {
             "dir": str(dest),
             "digest": (dest / COMPLETE).read_text().strip(),

@@ -27,7 +27,7 @@ class KubernetesSettings:
     lease_duration: float = 15.0
     renew_deadline: float = 10.0
     retry_period: float = 2.0
-    status_writers: int = 4  # parallel status updates of the allocator
+    status_writers: int = 8  # parallel status updates of the allocator
 
     @property
     def kubeconfig_path(self) -> str | None:

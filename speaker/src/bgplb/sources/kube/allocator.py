@@ -200,9 +200,12 @@ def plan(
     load_balancer_class: str,
     serve_unclassed: bool,
     pending: Iterable[tuple[ServiceView, tuple[str, ...]]] = (),
+    skip: frozenset[tuple[str, str]] = frozenset(),
+    limit: int | None = None,
 ) -> list[Decision]:
-    """Every status write and Event needed now. `pending`: writes sent but not yet seen back through the watch,
-    which count as held."""
+    """The status writes and Events needed now, oldest Services first. `pending`: writes sent but not yet seen back
+    through the watch, which count as held. `skip`: (uid, resourceVersion) of Services refused before and unchanged
+    since (not decided again). `limit`: at most this many decisions (the caller asks again for the rest)."""
     alloc = Allocator(pools)
     everything = sorted(services, key=lambda s: (s.created, s.namespace, s.name))
     ours = [s for s in everything if served(s, load_balancer_class, serve_unclassed)]
@@ -228,6 +231,10 @@ def plan(
         else:
             todo.append((svc, why))
     for svc, why in todo:
+        if limit is not None and len(decisions) >= limit:
+            break
+        if (svc.uid, svc.resource_version) in skip:
+            continue
         try:
             ingress = alloc.allocate(svc)
         except Refused as err:

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -30,6 +31,8 @@ from bgplb.sources.kube.reflector import Reflector, explain
 log = logging.getLogger("bgplb.kubernetes")
 
 COMPONENT = "bgplb-allocator"
+PASS_LIMIT = 100
+CREDENTIALS_CHECK = 5.0  # seconds between looks at the kubeconfig file
 # What the allocator needs beyond watching; checked with SelfSubjectAccessReview before it stands for election.
 ALLOCATOR_VERBS = (
     ("update", "", "services", "status"),
@@ -71,15 +74,37 @@ class KubernetesSource:
         self._pending: dict[tuple[str, str], tuple[ServiceView, tuple[str, ...]]] = {}
         self._events_sent: set[tuple[str, str, str]] = set()
         self._fresh = False  # services listed since this speaker became the allocator
-        self._pass_scheduled = False
+        self._pass_task: asyncio.Task[None] | None = None
+        self._pass_again = False
+        self._refused: set[tuple[str, str]] = set()  # (uid, resourceVersion) refused: retried when something frees
         self._loop: asyncio.AbstractEventLoop | None = None
         self._reflectors: list[Reflector] = []
         self._elector: Elector | None = None
+        self._credentials_task: asyncio.Task[None] | None = None
         self._writer = ThreadPoolExecutor(settings.status_writers, thread_name_prefix="k8s-write")
+        self._eventer = ThreadPoolExecutor(1, thread_name_prefix="k8s-event")  # Events never delay a status write
 
     # --- lifecycle -------------------------------------------------------------------------------------------------
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        await self._start_clients()
+        if self.settings.kubeconfig_path:
+            self._credentials_task = self._loop.create_task(self._watch_credentials(self.settings.kubeconfig_path))
+
+    async def _watch_credentials(self, path: str) -> None:
+        """A replaced kubeconfig (a rotated credential) reconnects with it; what is known stays announced."""
+        seen = _file_id(path)
+        while True:
+            await asyncio.sleep(CREDENTIALS_CHECK)
+            now = _file_id(path)
+            if now != seen:
+                seen = now
+                log.info("kubernetes: %s changed: reconnecting with the new credentials", path)
+                await self._stop_clients()
+                await self._start_clients()
+
+    async def _start_clients(self) -> None:
+        self.states.pop("client", None)
         try:
             self.api = api_client(self.settings)
         except Exception as err:
@@ -127,12 +152,20 @@ class KubernetesSource:
                 )
                 self._elector.start()
 
-    async def close(self) -> None:
+    async def _stop_clients(self) -> None:
         for r in self._reflectors:
             r.stop()
+        self._reflectors = []
         if self._elector:
             await asyncio.to_thread(self._elector.stop)
+            self._elector = None
+
+    async def close(self) -> None:
+        if self._credentials_task:
+            self._credentials_task.cancel()
+        await self._stop_clients()
         self._writer.shutdown(wait=False, cancel_futures=True)
+        self._eventer.shutdown(wait=False, cancel_futures=True)
 
     def _denied(self) -> str:
         auth = client.AuthorizationV1Api(self.api)
@@ -171,6 +204,7 @@ class KubernetesSource:
         }
 
     def config_changed(self) -> None:
+        self._refused.clear()
         self._schedule_pass()
 
     # --- from the worker threads -----------------------------------------------------------------------------------
@@ -191,6 +225,7 @@ class KubernetesSource:
         self.cache[resource] = items
         if resource == "services":
             self._fresh = True
+            self._refused.clear()
             for key in [k for k, (svc, _) in self._pending.items() if items.get(k) != svc]:
                 del self._pending[key]
         self._changed()
@@ -206,6 +241,7 @@ class KubernetesSource:
             if pending and (kind == "DELETED" or view.resource_version != pending[0].resource_version):
                 del self._pending[key]
             if kind == "DELETED":
+                self._refused.clear()  # an address may have come free
                 self._events_sent = {e for e in self._events_sent if e[0] != view.uid}
         self._changed()
 
@@ -234,28 +270,46 @@ class KubernetesSource:
         self._schedule_pass()
 
     def _schedule_pass(self) -> None:
-        if self.leading and not self._pass_scheduled and self._loop is not None:
-            self._pass_scheduled = True
-            self._loop.call_later(0.005, self._allocation_pass)
-
-    def _allocation_pass(self) -> None:
-        self._pass_scheduled = False
-        if not (self.leading and self._fresh and self._elector and self._elector.leading):
+        if not self.leading or self._loop is None:
             return
-        decisions = allocator.plan(
-            self.pools(),
-            self.cache["services"].values(),
-            load_balancer_class=self.settings.load_balancer_class,
-            serve_unclassed=self.settings.serve_unclassed,
-            pending=self._pending.values(),
-        )
-        for d in decisions:
-            svc = self.cache["services"].get(d.key)
-            if svc is None:
-                continue
-            if d.ingress is not None:
-                self._pending[d.key] = (svc, d.ingress)
-            self._writer.submit(self._write, svc, d)
+        if self._pass_task is not None:
+            self._pass_again = True
+            return
+        self._pass_task = self._loop.create_task(self._allocation_passes())
+
+    async def _allocation_passes(self) -> None:
+        """Allocation passes until nothing is left to decide. Each pass plans in a worker thread (the event loop
+        keeps the BGP sessions' timers) over a snapshot, at most PASS_LIMIT decisions, so writes start early."""
+        try:
+            while True:
+                self._pass_again = False
+                if not (self.leading and self._fresh and self._elector and self._elector.leading):
+                    return
+                snapshot = dict(self.cache["services"])
+                decisions = await asyncio.to_thread(
+                    allocator.plan,
+                    self.pools(),
+                    list(snapshot.values()),
+                    load_balancer_class=self.settings.load_balancer_class,
+                    serve_unclassed=self.settings.serve_unclassed,
+                    pending=list(self._pending.values()),
+                    skip=frozenset(self._refused),
+                    limit=PASS_LIMIT,
+                )
+                for d in decisions:
+                    svc = snapshot[d.key]
+                    if self.cache["services"].get(d.key) is not svc or d.key in self._pending:
+                        self._pass_again = True  # changed while we planned: decided again
+                        continue
+                    if d.ingress is not None:
+                        self._pending[d.key] = (svc, d.ingress)
+                    else:
+                        self._refused.add((svc.uid, svc.resource_version))
+                    self._writer.submit(self._write, svc, d)
+                if len(decisions) < PASS_LIMIT and not self._pass_again:
+                    return
+        finally:
+            self._pass_task = None
 
     def _write(self, svc: ServiceView, d: allocator.Decision) -> None:
         """In a writer thread: the status (guarded by the resourceVersion it was decided on), then the Event."""
@@ -284,7 +338,7 @@ class KubernetesSource:
         if mark in self._events_sent:
             return
         self._events_sent.add(mark)
-        self._event(core, svc, d)
+        self._eventer.submit(self._event, core, svc, d)
 
     def _write_failed(self, key: tuple[str, str]) -> None:
         self._pending.pop(key, None)
@@ -318,6 +372,14 @@ class KubernetesSource:
             log.warning("kubernetes: %s", explain(err, "create", "events")[1])
         if d.warning:
             log.warning("kubernetes: service %s/%s: %s: %s", svc.namespace, svc.name, d.reason, d.message)
+
+
+def _file_id(path: str) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
 def _bind(call: Callable[..., Any], namespace: str) -> Callable[..., Any]:
