@@ -94,6 +94,8 @@ if ((quick == 0)); then
   molecule test -s default
   stage "molecule: scale (a 4th node, no session reset)"
   molecule test -s scale
+  stage "molecule: kubernetes (LoadBalancer Services: eTP Local follows the endpoint, Cluster spreads, RBAC)"
+  molecule test -s kubernetes
 fi
 
 stage "done"
