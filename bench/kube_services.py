@@ -106,7 +106,12 @@ def create_all(core: client.CoreV1Api, names: list[str], threads: int = 8) -> di
     def one(name: str) -> None:
         body = {
             "metadata": {"name": name},
-            "spec": {"type": "LoadBalancer", "selector": {"app": name}, "ports": [{"port": 80, "protocol": "TCP"}]},
+            "spec": {
+                "type": "LoadBalancer",
+                "selector": {"app": name},
+                "ports": [{"port": 80, "protocol": "TCP"}],
+                "allocateLoadBalancerNodePorts": False,
+            },  # 10,000 Services need more than the NodePort range
         }
         t0 = time.perf_counter()
         core.create_namespaced_service("default", body, _preload_content=False)

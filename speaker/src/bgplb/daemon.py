@@ -100,6 +100,8 @@ class Daemon:
         self._stop = asyncio.Event()
         self._drain_task: asyncio.Task[None] | None = None
         self.kube: KubernetesSource | None = None
+        self._merged: model.Config | None = None
+        self._merged_from: tuple[model.Config, tuple[Any, ...]] | None = None
 
     # --- lifecycle -------------------------------------------------------------------------------------------------
     async def run(self) -> int:
@@ -200,10 +202,21 @@ class Daemon:
     def _apply(self, config: model.Config, errors: list[str]) -> None:
         assert self.speaker is not None
         self.config, self.config_errors = config, errors
-        peers = model.peers_for_node(config)
-        self.speaker.configure({name: peer_settings(config.node, peer) for name, peer in peers.items()})
+        self._configure_peers(config)
         self.health.update([s for s in config.services if planner.serves(config, s)])
         self._configure_kubernetes(config)
+        self._replan()
+
+    def _configure_peers(self, config: model.Config) -> None:
+        assert self.speaker is not None
+        merged = self._with_sources(config)
+        peers = model.peers_for_node(merged)
+        self.speaker.configure({name: peer_settings(merged.node, peer) for name, peer in peers.items()})
+
+    def _on_kubernetes(self) -> None:
+        """The Kubernetes source changed what it announces or which MetalLB objects are in use."""
+        if self.config is not None:
+            self._configure_peers(self.config)
         self._replan()
 
     def _configure_kubernetes(self, config: model.Config) -> None:
@@ -217,11 +230,12 @@ class Daemon:
         if config.kubernetes is not None:
             from bgplb.sources.kube.source import KubernetesSource  # the kubernetes client only when configured
 
-            self.kube = KubernetesSource(config.kubernetes, config.node.name, self._pools, self._replan)
+            self.kube = KubernetesSource(config.kubernetes, config.node.name, self._pools, self._on_kubernetes,
+                                         node=lambda: self.config.node)  # fmt: skip
             asyncio.get_running_loop().create_task(self.kube.start())
 
     def _pools(self) -> tuple[model.Pool, ...]:
-        return self.config.pools if self.config else ()
+        return self._with_sources(self.config).pools if self.config else ()
 
     def _replan(self) -> None:
         if self.config is None or self.speaker is None:
@@ -240,10 +254,27 @@ class Daemon:
             self.speaker.set_routes(name, table)
 
     def _with_sources(self, config: model.Config) -> model.Config:
-        """The config directory's services plus those of the Kubernetes source."""
+        """The config directory's objects plus the Kubernetes source's services and MetalLB objects. MetalLB
+        objects that clash with the directory's (a name twice, overlapping pools) are left out and reported."""
         if self.kube is None:
             return config
-        return dataclasses.replace(config, services=config.services + self.kube.services())
+        metallb = self.kube.metallb.objects
+        if metallb and (self._merged_from is None or self._merged_from[0] is not config
+                        or self._merged_from[1] is not metallb):  # fmt: skip
+            self._merged_from = (config, metallb)
+            merged = dataclasses.replace(config, **{
+                model.KIND_FIELDS[k]: getattr(config, model.KIND_FIELDS[k])
+                + tuple(o for o in metallb if model.kind_of(o) == k) for k in model.KINDS})  # fmt: skip
+            try:
+                model.validate_config(merged)
+                self._merged = merged
+            except model.ValidationError as err:
+                self._merged = config
+                self.kube.metallb.errors = [f"with the config directory: {e}" for e in err.errors]
+                for e in err.errors:
+                    log.error("kubernetes: MetalLB resources left out: %s", e)
+        base = self._merged if metallb and self._merged is not None else config
+        return dataclasses.replace(base, services=base.services + self.kube.services())
 
     def _to_nlri(self, prefix: str) -> tuple[tuple[int, int], bytes]:
         cached = self._nlri.get(prefix)

@@ -67,6 +67,7 @@ class Rig:
             "advertisements": [{"name": "all"}],
             "kubernetes": {
                 "kubeconfig": str(kubeconfig),
+                "metallb": True,
                 "lease_namespace": LEASE_NS,
                 "lease_duration": 4,
                 "renew_deadline": 3,
@@ -212,6 +213,51 @@ def _rbac(rig: Rig) -> None:
     )
 
 
+METALLB_KINDS = {
+    "IPAddressPool": "v1beta1",
+    "BGPAdvertisement": "v1beta1",
+    "Community": "v1beta1",
+    "BGPPeer": "v1beta2",
+    "L2Advertisement": "v1beta1",
+    "BFDProfile": "v1beta1",
+}
+
+
+def _metallb_crds(rig: Rig) -> None:
+    """Minimal CRDs of MetalLB's kinds (the schema left open: the speaker, not the API server, checks the fields)."""
+    ext = client.ApiextensionsV1Api(rig.api)
+    for kind, version in METALLB_KINDS.items():
+        plural = kind.lower() + ("ies" if kind.endswith("y") else "s")
+        if kind == "Community":
+            plural = "communities"
+        schema = {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}
+        ext.create_custom_resource_definition(
+            {
+                "apiVersion": "apiextensions.k8s.io/v1",
+                "kind": "CustomResourceDefinition",
+                "metadata": {"name": f"{plural}.metallb.io"},
+                "spec": {
+                    "group": "metallb.io",
+                    "scope": "Namespaced",
+                    "names": {"kind": kind, "plural": plural, "singular": kind.lower(), "listKind": f"{kind}List"},
+                    "versions": [{"name": version, "served": True, "storage": True, "schema": schema}],
+                },
+            }
+        )
+    rig.core.create_namespace({"metadata": {"name": "metallb-system"}})
+    wait_for(
+        lambda: (
+            len(
+                client.CustomObjectsApi(rig.api).list_namespaced_custom_object(
+                    "metallb.io", "v1beta1", "metallb-system", "ipaddresspools"
+                )["items"]
+            )
+            == 0
+        ),
+        what="the CRDs served",
+    )
+
+
 def _nodes(rig: Rig) -> None:
     for name in NAMES:
         rig.core.create_node({"metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}}})
@@ -236,6 +282,7 @@ def rig() -> Iterator[Rig]:
         frr = stack.enter_context(FrrRouter(lan.router, asn=ROUTER_ASN, router_id="10.255.0.1", neighbors=neighbors))
         r = Rig(lan, cp, frr)
         _rbac(r)
+        _metallb_crds(r)
         _nodes(r)
         stack.callback(r.close)
         for i in range(len(NAMES)):
@@ -424,3 +471,43 @@ def test_allocator_killed_during_200_creates_every_service_one_address(rig: Rig)
     rig.wait_announcers(first[names[0]][0], set(NAMES), timeout=30)
     assert {n: rig.ingress(n) for n in names} == first
     rig.delete(*names)
+
+
+# --- MetalLB resources, live -----------------------------------------------------------------------------------------
+def test_metallb_resources_from_the_cluster_give_pools_and_advertisements(rig: Rig):
+    custom = client.CustomObjectsApi(rig.api)
+
+    def put(kind: str, name: str, spec: dict[str, Any]) -> None:
+        custom.create_namespaced_custom_object(
+            "metallb.io",
+            METALLB_KINDS[kind],
+            "metallb-system",
+            kind.lower() + "s",
+            {"apiVersion": f"metallb.io/{METALLB_KINDS[kind]}", "kind": kind, "metadata": {"name": name}, "spec": spec},
+        )
+
+    put("IPAddressPool", "mlb", {"addresses": ["192.0.2.0/28"], "autoAssign": False})
+    put("BGPAdvertisement", "mlb-adv", {"ipAddressPools": ["mlb"], "communities": ["65000:77"]})
+    wait_for(
+        lambda: all(rig.kube_status(n).get("metallb", {}).get("objects") == 2 for n in NAMES),
+        timeout=30,
+        what="every speaker using the MetalLB pool and advertisement",
+    )
+    rig.service("from-metallb", annotations={"metallb.io/address-pool": "mlb"})
+    (ip,) = rig.wait_ingress("from-metallb")
+    assert ipaddress.ip_address(ip) in ipaddress.ip_network("192.0.2.0/28")
+    rig.wait_announcers(ip, set(NAMES))
+    (path, *_) = rig.frr.paths(f"{ip}/32")
+    assert "65000:77" in path.communities
+
+    put("L2Advertisement", "l2", {"ipAddressPools": ["mlb"]})
+    wait_for(
+        lambda: any("L2Advertisement" in e for e in rig.kube_status("n1").get("metallb", {}).get("errors", [])),
+        timeout=30,
+        what="the L2Advertisement refused by name",
+    )
+    assert rig.announcers(ip) == set(NAMES)  # the last good set stays in use
+    custom.delete_namespaced_custom_object("metallb.io", "v1beta1", "metallb-system", "l2advertisements", "l2")
+    wait_for(lambda: rig.kube_status("n1").get("metallb", {}).get("errors") == [], timeout=30, what="errors cleared")
+    rig.delete("from-metallb")
+    rig.wait_announcers(ip, set())

@@ -28,6 +28,7 @@ class KubernetesSettings:
     renew_deadline: float = 10.0
     retry_period: float = 2.0
     status_writers: int = 8  # parallel status updates of the allocator
+    metallb: bool = False  # also read MetalLB's metallb.io resources from the cluster
 
     @property
     def kubeconfig_path(self) -> str | None:
@@ -50,6 +51,7 @@ SPEC = {
     "renew_deadline": (seconds(0.5, 3600), False),
     "retry_period": (seconds(0.1, 600), False),
     "status_writers": (integer(1, 64), False),
+    "metallb": (boolean, False),
 }
 
 

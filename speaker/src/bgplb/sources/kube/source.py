@@ -20,11 +20,12 @@ from typing import Any
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from bgplb.model import Pool, Service
+from bgplb.model import Node, Pool, Service
 from bgplb.model.kubernetes import KubernetesSettings
-from bgplb.sources.kube import allocator
+from bgplb.sources.kube import allocator, metallb_live
 from bgplb.sources.kube.announce import announced_services
 from bgplb.sources.kube.lease import Elector
+from bgplb.sources.kube.metallb_live import MetalLBObjects, manifest_key
 from bgplb.sources.kube.objects import NodeView, ServiceView, node_view, service_view, slice_view
 from bgplb.sources.kube.reflector import Reflector, explain
 
@@ -32,6 +33,7 @@ log = logging.getLogger("bgplb.kubernetes")
 
 COMPONENT = "bgplb-allocator"
 PASS_LIMIT = 100
+COALESCE = 0.02  # seconds: watch events closer than this are taken together
 CREDENTIALS_CHECK = 5.0  # seconds between looks at the kubeconfig file
 # What the allocator needs beyond watching; checked with SelfSubjectAccessReview before it stands for election.
 ALLOCATOR_VERBS = (
@@ -51,6 +53,8 @@ def api_client(settings: KubernetesSettings) -> client.ApiClient:
 
 
 def _view_key(view: Any) -> Any:
+    if isinstance(view, dict):
+        return manifest_key(view)
     return view.name if isinstance(view, NodeView) else (view.namespace, view.name)
 
 
@@ -61,10 +65,13 @@ class KubernetesSource:
         node_name: str,
         pools: Callable[[], Sequence[Pool]],
         on_change: Callable[[], None],
+        node: Callable[[], Node] | None = None,
     ) -> None:
         self.settings = settings
         self.node_name = settings.node_name or node_name
-        self.pools, self.on_change = pools, on_change
+        self.pools, self.on_change, self.node = pools, on_change, node
+        self.metallb = MetalLBObjects()
+        self._metallb_dirty = False
         self.cache: dict[str, dict[Any, Any]] = {"services": {}, "endpointslices": {}, "nodes": {}}
         self.states: dict[str, tuple[str, str]] = {}
         self.leading = False
@@ -76,6 +83,7 @@ class KubernetesSource:
         self._fresh = False  # services listed since this speaker became the allocator
         self._pass_task: asyncio.Task[None] | None = None
         self._pass_again = False
+        self._recompute_scheduled = False
         self._refused: set[tuple[str, str]] = set()  # (uid, resourceVersion) refused: retried when something frees
         self._loop: asyncio.AbstractEventLoop | None = None
         self._reflectors: list[Reflector] = []
@@ -123,6 +131,11 @@ class KubernetesSource:
         else:
             calls.append(("services", core.list_service_for_all_namespaces, service_view))
             calls.append(("endpointslices", discovery.list_endpoint_slice_for_all_namespaces, slice_view))
+        if self.settings.metallb:
+            custom = client.CustomObjectsApi(self.api)
+            for kind, (version, plural) in metallb_live.KINDS.items():
+                call = _bind_custom(custom.list_cluster_custom_object, metallb_live.GROUP, version, plural)
+                calls.append((metallb_live.RESOURCE_PREFIX + kind, call, metallb_live.manifest_view))
         for resource, call, view in calls:
             self._reflectors.append(
                 Reflector(
@@ -200,6 +213,11 @@ class KubernetesSource:
             "allocator": {"leading": self.leading, "holder": holder, "error": self.allocation_error},
             "services": sum(1 for s in services if s.type == "LoadBalancer"),
             "announced": [s.name for s in self._announced],
+            **(
+                {"metallb": {"objects": len(self.metallb.objects), "errors": self.metallb.errors}}
+                if self.settings.metallb
+                else {}
+            ),
             "requests": {"watch": sum(r.requests for r in self._reflectors), **self.writes},
         }
 
@@ -223,6 +241,7 @@ class KubernetesSource:
 
     def _on_sync(self, resource: str, items: dict[Any, Any]) -> None:
         self.cache[resource] = items
+        self._metallb_dirty |= resource.startswith(metallb_live.RESOURCE_PREFIX)
         if resource == "services":
             self._fresh = True
             self._refused.clear()
@@ -233,9 +252,10 @@ class KubernetesSource:
     def _on_event(self, resource: str, kind: str, view: Any) -> None:
         key = _view_key(view)
         if kind == "DELETED":
-            self.cache[resource].pop(key, None)
+            self.cache.setdefault(resource, {}).pop(key, None)
         else:
-            self.cache[resource][key] = view
+            self.cache.setdefault(resource, {})[key] = view
+        self._metallb_dirty |= resource.startswith(metallb_live.RESOURCE_PREFIX)
         if resource == "services":
             pending = self._pending.get(key)
             if pending and (kind == "DELETED" or view.resource_version != pending[0].resource_version):
@@ -256,6 +276,19 @@ class KubernetesSource:
 
     # --- on the loop -----------------------------------------------------------------------------------------------
     def _changed(self) -> None:
+        """Coalesce a burst of watch events into one recomputation (and one replan) COALESCE seconds later."""
+        if not self._recompute_scheduled and self._loop is not None:
+            self._recompute_scheduled = True
+            self._loop.call_later(COALESCE, self._recompute)
+
+    def _recompute(self) -> None:
+        self._recompute_scheduled = False
+        if self._metallb_dirty and self.node is not None:
+            self._metallb_dirty = False
+            manifests = [m for r, items in self.cache.items() if r.startswith(metallb_live.RESOURCE_PREFIX)
+                         for m in items.values()]  # fmt: skip
+            if self.metallb.update(manifests, self.node()):
+                self.on_change()
         s = self.settings
         announced = announced_services(
             self.cache["services"].values(),
@@ -380,6 +413,13 @@ def _file_id(path: str) -> tuple[int, int, int] | None:
     except OSError:
         return None
     return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def _bind_custom(call: Callable[..., Any], group: str, version: str, plural: str) -> Callable[..., Any]:
+    def bound(**kwargs: Any) -> Any:
+        return call(group, version, plural, **kwargs)
+
+    return bound
 
 
 def _bind(call: Callable[..., Any], namespace: str) -> Callable[..., Any]:
