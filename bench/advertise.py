@@ -198,7 +198,10 @@ class Gobgpd(Sender):
         self.pid = self.g.proc.pid
         mrt = tmp / "table.mrt"
         write_mrt(mrt, n)
-        self.g.cli("mrt", "inject", "global", str(mrt))
+        inject = ["gobgp", "-u", "127.0.0.1", "-p", "50051", "mrt", "inject", "global", str(mrt)]
+        r = net.left.exec(*inject, check=False, timeout=1800)  # minutes at 1M (the harness' cli allows 2)
+        if r.returncode != 0:
+            raise RuntimeError(f"gobgp mrt inject: {r.stderr or r.stdout}")
         wait_until(lambda: self._rib_size() >= n, 600, 0.2, f"gobgpd: {n} paths in its global RIB")
         if (size := self._rib_size()) != n:
             raise RuntimeError(f"gobgpd holds {size} paths, wanted {n}")
