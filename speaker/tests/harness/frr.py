@@ -27,6 +27,26 @@ class Neighbor:
     families: tuple[str, ...] = ("ipv4", "ipv6")
 
 
+@dataclass(frozen=True)
+class BfdPeer:
+    """A bfdd single hop `peer` (intervals in ms)."""
+
+    address: str
+    local_address: str
+    receive_interval: int = 300
+    transmit_interval: int = 300
+    detect_multiplier: int = 3
+    passive: bool = False
+
+    def config(self) -> list[str]:
+        lines = [f" peer {self.address} local-address {self.local_address}",
+                 f"  receive-interval {self.receive_interval}", f"  transmit-interval {self.transmit_interval}",
+                 f"  detect-multiplier {self.detect_multiplier}"]  # fmt: skip
+        if self.passive:
+            lines.append("  passive-mode")
+        return [*lines, "  no shutdown", " exit"]
+
+
 class FrrRouter:
     """`with FrrRouter(ns, asn=..., router_id=..., neighbors=[...]) as frr:` starts it; exit stops it."""
 
@@ -39,6 +59,7 @@ class FrrRouter:
         neighbors: list[Neighbor],
         graceful_restart: bool = True,
         extra: str = "",
+        bfd_peers: list[BfdPeer] | None = None,
     ) -> None:
         self.ns = ns
         self.asn = asn
@@ -46,6 +67,7 @@ class FrrRouter:
         self.neighbors = neighbors
         self.graceful_restart = graceful_restart
         self.extra = extra
+        self.bfd_peers = bfd_peers  # not None: bfdd runs too, with these peers
         self.dir = FsPath(tempfile.mkdtemp(prefix="bgplbt-frr-"))
         shutil.chown(self.dir, "frr", "frr")
         self.procs: list[subprocess.Popen[bytes]] = []
@@ -72,19 +94,31 @@ class FrrRouter:
             lines.append(" exit-address-family")
         return "\n".join([*lines, self.extra, "!", ""])
 
+    def bfdd_config(self) -> str:
+        lines = ["hostname bgplbt", "log stdout informational", "bfd"]
+        for p in self.bfd_peers or []:
+            lines += p.config()
+        return "\n".join([*lines, "exit", ""])
+
     def _args(self, daemon: str) -> list[str]:
         conf = self.dir / ("frr.conf" if daemon == "bgpd" else f"{daemon}.conf")
+        extra = ["--bfdctl", str(self.dir / "bfdd.sock")] if daemon == "bfdd" else []
         return [f"{FRR}/{daemon}", "-N", self.ns.name, "--vty_socket", str(self.dir), "-z", str(self.dir / "zserv.api"),
                 "-i", str(self.dir / f"{daemon}.pid"), "-f", str(conf), "-A", "127.0.0.1",
-                "--log", f"file:{self.dir}/{daemon}.log"]  # fmt: skip
+                "--log", f"file:{self.dir}/{daemon}.log", *extra]  # fmt: skip
 
     def start(self) -> FrrRouter:
         conf = self.dir / "frr.conf"
         conf.write_text(self.config())
         (self.dir / "zebra.conf").write_text("hostname bgplbt\n")
-        for f in ("frr.conf", "zebra.conf"):
+        files, daemons = ["frr.conf", "zebra.conf"], ["zebra", "bgpd"]
+        if self.bfd_peers is not None:
+            (self.dir / "bfdd.conf").write_text(self.bfdd_config())
+            files.append("bfdd.conf")
+            daemons.append("bfdd")
+        for f in files:
             shutil.chown(self.dir / f, "frr", "frr")
-        for daemon in ("zebra", "bgpd"):
+        for daemon in daemons:
             self.procs.append(self.ns.popen(self._args(daemon), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
             wait_for(lambda d=daemon: (self.dir / f"{d}.vty").exists(), timeout=15, what=f"FRR {daemon} to start")
         wait_for(lambda: self.vtysh("show bgp summary json", check=False) is not None, timeout=15, what="vtysh")
@@ -128,6 +162,11 @@ class FrrRouter:
     def neighbor(self, address: str) -> dict[str, Any]:
         """FRR's view of one neighbor: state (`bgpState`), uptime (`bgpTimerUpMsec`), prefix counts."""
         return self.json(f"show bgp neighbors {address} json").get(address, {})
+
+    def bfd_peer(self, address: str) -> dict[str, Any]:
+        """bfdd's view of one peer: `status` (up/down/init), `diagnostic`, negotiated and remote intervals (ms)."""
+        peers = self.json("show bfd peers json")
+        return next((p for p in peers if p.get("peer") == address), {}) if isinstance(peers, list) else {}
 
     def established(self, address: str) -> bool:
         return self.neighbor(address).get("bgpState") == "Established"

@@ -349,3 +349,19 @@ def test_down_init_up_from_one_side():
     assert s.state is State.UP  # the peer advertised Desired Min TX 1 s: detection time is 3 s
     s.handle_timers(3.21)
     assert s.state is State.DOWN and s.diag is Diag.DETECT_EXPIRED
+
+
+def test_a_poll_that_lowers_the_peers_rx_brings_our_next_packet_forward():
+    # FRR advertises Required Min RX 1 s until Up, then polls it down: we must not wait out the 1 s gap (a false
+    # Down at the peer, whose detection time now counts with our 100 ms).
+    s = Session(FAST, 1, rng=random.Random(4))
+    s.start(0)
+    s.packet_received(Packet(state=State.INIT, my_discr=2, your_discr=1, required_min_rx=1_000_000), 0.0)
+    assert s.state is State.UP
+    s.poll()
+    assert s.next_deadline() is not None and s.next_deadline() > 0.7  # type: ignore[operator]
+    s.packet_received(Packet(state=State.UP, my_discr=2, your_discr=1, required_min_rx=100_000,
+                             desired_min_tx=100_000, poll=True), 0.05)  # fmt: skip
+    (final,) = sent(s.poll())
+    assert final.final and not final.poll
+    assert s.next_deadline() <= 0.05 + 0.1  # type: ignore[operator]

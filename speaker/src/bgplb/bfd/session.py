@@ -217,7 +217,7 @@ class Session:
         if pkt.poll:
             self._final_due = True
             self._transmit(now, reschedule=False)
-        elif self._running and self._tx_deadline is None:
+        if self._running and self._tx_deadline is None:
             self._transmit(now)  # passive: the peer spoke first
         elif self._tx_deadline is not None and self.remote_min_rx < old_min_rx:
             # the peer wants packets more often: do not wait out the old, longer interval (§6.8.7)
