@@ -9,6 +9,7 @@ APT_PACKAGES=(
   podman runc uidmap slirp4netns fuse-overlayfs debootstrap
   frr frr-pythontools bird2 gobgpd
   iproute2 nftables conntrack tcpdump procps curl
+  prometheus  # promtool, for tests/monitoring (the package's server is stopped below)
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -20,7 +21,7 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 # The Debian packages start daemons in the host namespace on install; the tests start their own instances.
-for svc in frr bird gobgpd; do
+for svc in frr bird gobgpd prometheus; do
   if command -v systemctl >/dev/null && systemctl is-active --quiet "$svc" 2>/dev/null; then
     systemctl disable --now "$svc" >/dev/null 2>&1 || true
   fi
