@@ -95,7 +95,9 @@ class FrrRouter:
         return "\n".join([*lines, self.extra, "!", ""])
 
     def bfdd_config(self) -> str:
-        lines = ["hostname bgplbt", "log stdout informational", "bfd"]
+        # state changes logged with ms timestamps: tests read when bfdd declared a peer down
+        lines = ["hostname bgplbt", "log stdout informational", "log timestamp precision 3",
+                 f"log file {self.dir}/bfdd-ms.log debugging", "debug bfd peer", "bfd"]  # fmt: skip
         for p in self.bfd_peers or []:
             lines += p.config()
         return "\n".join([*lines, "exit", ""])
