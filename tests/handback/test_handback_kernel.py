@@ -96,9 +96,9 @@ def render(tmp: Path) -> tuple[Path, Path]:
         "bgplb_speaker_handback_tunnel": "vxlan",
         "bgplb_speaker_handback_idle": IDLE,
         "ansible_managed": "rendered by tests/handback",
-        "__bgplb_speaker_handback_nft": str(nft),
-        "__bgplb_speaker_handback_cidrs": ["198.51.100.0/24"],
-        "__bgplb_speaker_handback_nodes": [A, B],
+        "bgplb_speaker__handback_nft": str(nft),
+        "bgplb_speaker__handback_cidrs": ["198.51.100.0/24"],
+        "bgplb_speaker__handback_nodes": [A, B],
     }
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     env.filters.update(CoreFilters().filters())  # the templates use Ansible's filters (regex_replace)
