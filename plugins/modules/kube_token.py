@@ -64,11 +64,13 @@ EXAMPLES = r"""
 
 RETURN = r"""
 token:
-  description: The token to use (the current one when it was kept).
+  description:
+    - The new token. Not returned when the current one is kept (RV(changed=false)) or in check mode; Ansible masks
+      the value of a C(no_log) option such as O(current) in module results, so keep using O(current) then.
   type: str
-  returned: always
+  returned: changed
 expires:
-  description: When the token expires (seconds since the epoch).
+  description: When the token in use expires (seconds since the epoch; 0 in check mode when one would be requested).
   type: int
   returned: always
 renewed_because:
@@ -139,10 +141,9 @@ def main():
         reason = why_renew(p["current"], p["namespace"], p["service_account"], sa.metadata.uid, p["expiration"],
                            time.time())  # fmt: skip
         if not reason:
-            module.exit_json(changed=False, token=p["current"], expires=int(claims(p["current"])["exp"]),
-                             renewed_because="")  # fmt: skip
+            module.exit_json(changed=False, expires=int(claims(p["current"])["exp"]), renewed_because="")
         if module.check_mode:
-            module.exit_json(changed=True, token=p["current"] or "", expires=0, renewed_because=reason)
+            module.exit_json(changed=True, expires=0, renewed_because=reason)
         body = {"spec": {"expirationSeconds": p["expiration"]}}
         result = core.create_namespaced_service_account_token(p["service_account"], p["namespace"], body)
     except client.ApiException as err:
