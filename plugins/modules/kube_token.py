@@ -12,7 +12,7 @@ description:
   - Asks the Kubernetes API server for a token of O(service_account) (the TokenRequest API,
     C(serviceaccounts/token)), for the kubeconfig the speaker on a node uses.
   - Idempotent. When O(current) is a token of the same ServiceAccount (same name and UID) that is valid for more
-    than a third of O(expiration) still, it is returned unchanged and RV(changed) is false; otherwise a new token
+    than a third of O(expiration) still, it is returned unchanged and C(changed) is false; otherwise a new token
     is requested. A ServiceAccount that was deleted and created again gets a new token (its old tokens are void).
   - Runs on the control node (it needs the C(kubernetes) Python package and credentials that may create tokens).
     Use C(no_log) on the task, since the token is returned.
@@ -65,7 +65,7 @@ EXAMPLES = r"""
 RETURN = r"""
 token:
   description:
-    - The new token. Not returned when the current one is kept (RV(changed=false)) or in check mode; Ansible masks
+    - The new token. Not returned when the current one is kept (C(changed=false)) or in check mode; Ansible masks
       the value of a C(no_log) option such as O(current) in module results, so keep using O(current) then.
   type: str
   returned: changed
