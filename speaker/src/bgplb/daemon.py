@@ -33,11 +33,11 @@ from bgplb.bgp.route import Route
 from bgplb.health import HealthChecker
 from bgplb.metrics import ReloadCounter, SpeakerCollector, serve
 from bgplb.speaker import PeerSettings, Speaker
+from bgplb.store import SPEAKER_FILE, Store, write_atomic
+from bgplb.transport import GTSM_TTL, gtsm_min_ttl
 
 if TYPE_CHECKING:
     from bgplb.sources.kube.source import KubernetesSource
-from bgplb.store import SPEAKER_FILE, Store, write_atomic
-from bgplb.transport import GTSM_TTL, gtsm_min_ttl
 
 log = logging.getLogger("bgplb")
 
@@ -209,7 +209,7 @@ class Daemon:
 
     def _configure_peers(self, config: model.Config) -> None:
         assert self.speaker is not None
-        merged = self._with_sources(config)
+        merged = self._with_objects(config)
         peers = model.peers_for_node(merged)
         self.speaker.configure({name: peer_settings(merged.node, peer) for name, peer in peers.items()})
 
@@ -235,7 +235,7 @@ class Daemon:
             asyncio.get_running_loop().create_task(self.kube.start())
 
     def _pools(self) -> tuple[model.Pool, ...]:
-        return self._with_sources(self.config).pools if self.config else ()
+        return self._with_objects(self.config).pools if self.config else ()
 
     def _replan(self) -> None:
         if self.config is None or self.speaker is None:
@@ -254,8 +254,16 @@ class Daemon:
             self.speaker.set_routes(name, table)
 
     def _with_sources(self, config: model.Config) -> model.Config:
-        """The config directory's objects plus the Kubernetes source's services and MetalLB objects. MetalLB
-        objects that clash with the directory's (a name twice, overlapping pools) are left out and reported."""
+        """The config directory's objects plus the Kubernetes source's MetalLB objects and services."""
+        if self.kube is None:
+            return config
+        base = self._with_objects(config)
+        return dataclasses.replace(base, services=base.services + self.kube.services())
+
+    def _with_objects(self, config: model.Config) -> model.Config:
+        """The config directory's objects plus the MetalLB objects of the Kubernetes source (merged and validated
+        once per pair). MetalLB objects that clash with the directory's (a name twice, overlapping pools) are left
+        out and reported."""
         if self.kube is None:
             return config
         metallb = self.kube.metallb.objects
@@ -273,8 +281,7 @@ class Daemon:
                 self.kube.metallb.errors = [f"with the config directory: {e}" for e in err.errors]
                 for e in err.errors:
                     log.error("kubernetes: MetalLB resources left out: %s", e)
-        base = self._merged if metallb and self._merged is not None else config
-        return dataclasses.replace(base, services=base.services + self.kube.services())
+        return self._merged if metallb and self._merged is not None else config
 
     def _to_nlri(self, prefix: str) -> tuple[tuple[int, int], bytes]:
         cached = self._nlri.get(prefix)

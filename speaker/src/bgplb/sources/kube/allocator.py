@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from bgplb.model import Pool
-from bgplb.model.addresses import assign, contains
+from bgplb.model.addresses import assign, pool_networks
 from bgplb.sources.kube.announce import served
 from bgplb.sources.kube.objects import Key, ServiceView
 
@@ -103,10 +103,15 @@ class Allocator:
 
     def __init__(self, pools: Sequence[Pool]) -> None:
         self.pools = list(pools)
+        self.networks = {p.name: pool_networks(p) for p in self.pools}  # parsed once per pass, not per address
         self.holders: dict[str, list[ServiceView]] = {}
 
+    def in_pool(self, pool: Pool, address: str) -> bool:
+        ip = ipaddress.ip_address(address)
+        return any(ip in net for net in self.networks[pool.name])
+
     def pool_of(self, address: str) -> Pool | None:
-        return next((p for p in self.pools if contains(p, address)), None)
+        return next((p for p in self.pools if self.in_pool(p, address)), None)
 
     def _free_for(self, svc: ServiceView, address: str) -> ServiceView | None:
         """None if `svc` may use `address`, else a holder it conflicts with."""
@@ -179,7 +184,7 @@ class Allocator:
                     (
                         a
                         for a, hs in self.holders.items()
-                        if family_of(a) == family and contains(pool, a) and all(compatible(h, svc) for h in hs)
+                        if family_of(a) == family and self.in_pool(pool, a) and all(compatible(h, svc) for h in hs)
                     ),
                     None,
                 )
