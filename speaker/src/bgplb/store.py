@@ -350,6 +350,13 @@ class Store:
                                   "prints; give the password itself")  # fmt: skip
                     continue
                 obj = dataclasses.replace(obj, password=old.password)
+            if kind == "peer" and obj.bfd is not None and obj.bfd.auth_key == model.REDACTED:
+                old = current["peer"].get(obj.name)
+                if old is None or old.bfd is None or old.bfd.auth_key is None:
+                    errors.append(f"peer {obj.name}: bfd.auth_key: {model.REDACTED} is the placeholder `bgplbctl get` "
+                                  "prints; give the key itself")  # fmt: skip
+                    continue
+                obj = dataclasses.replace(obj, bfd=dataclasses.replace(obj.bfd, auth_key=old.bfd.auth_key))
             wanted.append((kind, obj))
             current[kind][obj.name] = obj
         if errors or read_only:

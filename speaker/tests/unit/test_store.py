@@ -277,7 +277,19 @@ def test_change_of_a_field_that_does_not_touch_the_session_is_written(st, root):
     st.apply([("peer", PEER)])
     (change,) = st.apply([("peer", {**PEER, "bfd": True})])
     assert change.action == "updated"
-    assert yaml.safe_load((root / "objects" / "peer" / "r1.yaml").read_text())["bfd"] is True
+    stored = yaml.safe_load((root / "objects" / "peer" / "r1.yaml").read_text())["bfd"]
+    assert stored["receive_interval"] == 300 and stored["detect_multiplier"] == 3
+
+
+def test_bfd_auth_key_is_redacted_and_round_trips(st, root):
+    """`get` shows the BFD key as the placeholder; applying that placeholder back keeps the stored key."""
+    bfd = {"transmit_interval": 100, "auth_type": "keyed-sha1", "auth_key": "s3cret"}
+    st.apply([("peer", {**PEER, "bfd": bfd})])
+    shown = model.to_dict(st.load().by_name("peer")["r1"])
+    assert shown["bfd"]["auth_key"] == model.REDACTED and "s3cret" not in str(shown)
+    st.apply([("peer", {**PEER, "bfd": {**bfd, "auth_key": model.REDACTED, "transmit_interval": 200}})])
+    kept = st.load().by_name("peer")["r1"].bfd
+    assert (kept.auth_key, kept.transmit_interval) == ("s3cret", 200)
 
 
 def test_redacted_password_from_get_keeps_the_stored_one(st, root):

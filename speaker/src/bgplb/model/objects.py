@@ -40,6 +40,25 @@ class Node:
 
 
 @dataclass(frozen=True)
+class Bfd:
+    """BFD for one peer (RFC 5880 asynchronous mode; RFC 5881 single hop, RFC 5883 for `ebgp_multihop` peers).
+
+    Names follow MetalLB's BFDProfile in snake_case; intervals in milliseconds. Echo mode is not implemented (only
+    `false` is accepted). `auth_type` keyed-sha1 / meticulous-keyed-sha1 (RFC 5880 6.7.4) with `auth_key_id` and
+    `auth_key` (a secret: never logged or shown)."""
+
+    receive_interval: int = 300
+    transmit_interval: int = 300
+    detect_multiplier: int = 3
+    passive_mode: bool = False
+    minimum_ttl: int = 254  # multihop only: packets with a lower TTL are dropped (single hop requires 255)
+    echo_mode: bool = False
+    auth_type: str | None = None
+    auth_key_id: int = 1
+    auth_key: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
 class Peer:
     """A BGP neighbor. Fields marked `compare=False` do not affect the session, so changing them never resets it."""
 
@@ -59,7 +78,7 @@ class Peer:
     restart_time: int = 120
     families: tuple[str, ...] = ()
     node_selectors: tuple[Selector, ...] = field(default=(), compare=False)
-    bfd: bool = field(default=False, compare=False)
+    bfd: Bfd | None = field(default=None, compare=False)  # None: no BFD; `bfd: true` in a file = Bfd()
 
 
 @dataclass(frozen=True)
@@ -91,6 +110,7 @@ class Advertisement:
     large_communities: tuple[str, ...] = ()
     peers: tuple[str, ...] = ()
     node_selectors: tuple[Selector, ...] = ()
+    max_announcers: int | None = None  # per service IP at most this many nodes announce (rendezvous hashing)
 
 
 @dataclass(frozen=True)

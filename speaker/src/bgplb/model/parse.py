@@ -11,6 +11,7 @@ from bgplb.bgp.wire import parse_large_community
 from bgplb.model.objects import (
     KIND_CLASSES,
     Advertisement,
+    Bfd,
     Expression,
     HealthCheck,
     Node,
@@ -236,6 +237,20 @@ def health_check(value: Any, path: str) -> HealthCheck:
     return _build(HealthCheck, HEALTH_CHECK, value, path)
 
 
+def bfd(value: Any, path: str) -> Bfd | None:
+    """`true` = BFD with the defaults, `false` = none, a mapping = BFD with those settings."""
+    if isinstance(value, bool):
+        return Bfd() if value else None
+    result = _build(Bfd, BFD, value, path)
+    if result.echo_mode:
+        raise FieldError(f"{path}.echo_mode", "echo mode is not supported (only false)")
+    if (result.auth_type is None) != (result.auth_key is None):
+        raise FieldError(f"{path}.auth_key", "auth_type and auth_key go together")
+    if result.auth_key is not None and not 1 <= len(result.auth_key.encode()) <= 20:
+        raise FieldError(f"{path}.auth_key", "must be 1 to 20 bytes (keyed SHA1)")
+    return result
+
+
 def _mapping(value: Any, path: str, known: set[str]) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise FieldError(path, f"expected a mapping, got {_type_name(value)}")
@@ -279,7 +294,7 @@ PEER = {
     "restart_time": (integer(1, 4095), False),
     "families": (listof(choice("ipv4", "ipv6")), False),
     "node_selectors": (listof(selector), False),
-    "bfd": (boolean, False),
+    "bfd": (bfd, False),
 }
 POOL = {"name": (name, True), "addresses": (listof(address_range), True), "auto_assign": (boolean, False),
         "avoid_buggy_ips": (boolean, False), "labels": (labels, False)}  # fmt: skip
@@ -295,6 +310,18 @@ ADVERTISEMENT = {
     "large_communities": (listof(string), False),
     "peers": (listof(name), False),
     "node_selectors": (listof(selector), False),
+    "max_announcers": (integer(1, 1024), False),
+}
+BFD = {
+    "receive_interval": (integer(10, 60000), False),
+    "transmit_interval": (integer(10, 60000), False),
+    "detect_multiplier": (integer(2, 255), False),
+    "passive_mode": (boolean, False),
+    "minimum_ttl": (integer(1, 254), False),
+    "echo_mode": (boolean, False),
+    "auth_type": (choice("keyed-sha1", "meticulous-keyed-sha1"), False),
+    "auth_key_id": (integer(0, 255), False),
+    "auth_key": (string, False),
 }
 HEALTH_CHECK = {
     "type": (choice("tcp", "http", "exec"), True),
