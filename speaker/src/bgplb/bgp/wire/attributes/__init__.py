@@ -7,7 +7,9 @@ reason or as discarded attributes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 from bgplb.bgp.wire.attributes import as_path, communities, metrics, mp, next_hop, origin
 from bgplb.bgp.wire.attributes.header import (
@@ -39,50 +41,6 @@ from bgplb.bgp.wire.attributes.mp import MPReach, MPUnreach
 from bgplb.bgp.wire.errors import ErrorCode, NotificationError, UpdateSubcode
 
 __all__ = ["MPReach", "MPUnreach", "PathAttributes", "decode"]
-
-# What the Optional/Transitive flags must be for the attributes we know, and the expected value length where fixed.
-_FLAGS = {
-    ORIGIN: WELL_KNOWN,
-    AS_PATH: WELL_KNOWN,
-    NEXT_HOP: WELL_KNOWN,
-    MED: OPTIONAL_NON_TRANSITIVE,
-    LOCAL_PREF: WELL_KNOWN,
-    ATOMIC_AGGREGATE: WELL_KNOWN,
-    AGGREGATOR: OPTIONAL_TRANSITIVE,
-    COMMUNITIES: OPTIONAL_TRANSITIVE,
-    ORIGINATOR_ID: OPTIONAL_NON_TRANSITIVE,
-    CLUSTER_LIST: OPTIONAL_NON_TRANSITIVE,
-    MP_REACH_NLRI: OPTIONAL_NON_TRANSITIVE,
-    MP_UNREACH_NLRI: OPTIONAL_NON_TRANSITIVE,
-    AS4_PATH: OPTIONAL_TRANSITIVE,
-    AS4_AGGREGATOR: OPTIONAL_TRANSITIVE,
-    LARGE_COMMUNITY: OPTIONAL_TRANSITIVE,
-}
-# Attributes we carry without interpreting, with the RFC 7606 action when malformed: (valid lengths, discard?)
-_CARRIED = {
-    ATOMIC_AGGREGATE: (lambda n: n == 0, True),
-    AGGREGATOR: (lambda n: n in (6, 8), True),
-    AS4_AGGREGATOR: (lambda n: n == 8, True),
-    ORIGINATOR_ID: (lambda n: n == 4, False),
-    CLUSTER_LIST: (lambda n: n > 0 and n % 4 == 0, False),
-}
-_NAMES = {
-    ORIGIN: "ORIGIN",
-    AS_PATH: "AS_PATH",
-    NEXT_HOP: "NEXT_HOP",
-    MED: "MULTI_EXIT_DISC",
-    LOCAL_PREF: "LOCAL_PREF",
-    ATOMIC_AGGREGATE: "ATOMIC_AGGREGATE",
-    AGGREGATOR: "AGGREGATOR",
-    COMMUNITIES: "COMMUNITIES",
-    ORIGINATOR_ID: "ORIGINATOR_ID",
-    CLUSTER_LIST: "CLUSTER_LIST",
-    MP_REACH_NLRI: "MP_REACH_NLRI",
-    MP_UNREACH_NLRI: "MP_UNREACH_NLRI",
-    AS4_PATH: "AS4_PATH",
-    AS4_AGGREGATOR: "AS4_AGGREGATOR",
-    LARGE_COMMUNITY: "LARGE_COMMUNITY",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +81,7 @@ class PathAttributes:
         if self.large_communities:
             parts.append((LARGE_COMMUNITY, communities.encode_large(self.large_communities)))
         for flags, code, value in self.other:
-            partial = PARTIAL if flags & OPTIONAL and flags & TRANSITIVE and code not in _FLAGS else 0
+            partial = PARTIAL if flags & OPTIONAL and flags & TRANSITIVE and code not in _KNOWN else 0
             parts.append((code, attribute(flags | partial, code, value)))
         parts.sort(key=lambda p: p[0])
         return b"".join(p for _, p in parts)
@@ -141,13 +99,99 @@ def _reset(subcode: int, reason: str) -> NotificationError:
     return NotificationError(ErrorCode.UPDATE_MESSAGE, subcode, reason=reason)
 
 
+@dataclass(slots=True)
+class _Block:
+    """What the decoders of one attribute block collect."""
+
+    asn4: bool
+    ebgp: bool
+    fields: dict[str, Any] = field(default_factory=dict)
+    other: list[tuple[int, int, bytes]] = field(default_factory=list)
+    discarded: list[str] = field(default_factory=list)
+    segments: as_path.Segments | None = None
+    as4_segments: as_path.Segments | None = None
+
+
+Decoder = Callable[[_Block, int, int, bytes], None]  # (block, flags, code, value); ValueError = malformed
+
+
+@dataclass(frozen=True, slots=True)
+class _Known:
+    name: str
+    flags: int  # what the Optional/Transitive flags must be
+    decode: Decoder
+    resets: bool = False  # malformed: session reset (RFC 7606 §5.3, §7.3) instead of treat-as-withdraw
+
+
+def _into(name: str, convert: Callable[[bytes], Any]) -> Decoder:
+    def decode(block: _Block, flags: int, code: int, value: bytes) -> None:
+        block.fields[name] = convert(value)
+
+    return decode
+
+
+def _as_path(block: _Block, flags: int, code: int, value: bytes) -> None:
+    block.segments = as_path.decode(value, 4 if block.asn4 else 2)
+
+
+def _as4_path(block: _Block, flags: int, code: int, value: bytes) -> None:
+    try:
+        block.as4_segments = as_path.decode(value, 4)
+    except ValueError as err:  # RFC 6793 §6: discard a malformed AS4_PATH
+        block.discarded.append(str(err).replace("AS_PATH", "AS4_PATH"))
+
+
+def _local_pref(block: _Block, flags: int, code: int, value: bytes) -> None:
+    if block.ebgp:  # RFC 7606 §7.5: discard LOCAL_PREF from an external peer
+        block.discarded.append("LOCAL_PREF from an eBGP peer")
+    else:
+        block.fields["local_pref"] = metrics.decode(value, "LOCAL_PREF")
+
+
+def _carried(valid: Callable[[int], bool], *, discard: bool) -> Decoder:
+    """An attribute carried without interpreting it; malformed: discarded (`discard`) or treat-as-withdraw."""
+
+    def decode(block: _Block, flags: int, code: int, value: bytes) -> None:
+        if valid(len(value)):
+            block.other.append((flags & ~EXTENDED_LENGTH, code, value))
+        elif discard:
+            block.discarded.append(f"{_KNOWN[code].name} of {len(value)} bytes")
+        else:
+            raise ValueError(f"{_KNOWN[code].name} of {len(value)} bytes")
+
+    return decode
+
+
+_KNOWN: dict[int, _Known] = {
+    ORIGIN: _Known("ORIGIN", WELL_KNOWN, _into("origin", origin.decode)),
+    AS_PATH: _Known("AS_PATH", WELL_KNOWN, _as_path),
+    NEXT_HOP: _Known("NEXT_HOP", WELL_KNOWN, _into("next_hop", next_hop.decode)),
+    MED: _Known("MULTI_EXIT_DISC", OPTIONAL_NON_TRANSITIVE,
+                _into("med", lambda v: metrics.decode(v, "MULTI_EXIT_DISC"))),
+    LOCAL_PREF: _Known("LOCAL_PREF", WELL_KNOWN, _local_pref),
+    ATOMIC_AGGREGATE: _Known("ATOMIC_AGGREGATE", WELL_KNOWN,
+                             _carried(lambda n: n == 0, discard=True)),
+    AGGREGATOR: _Known("AGGREGATOR", OPTIONAL_TRANSITIVE, _carried(lambda n: n in (6, 8), discard=True)),
+    COMMUNITIES: _Known("COMMUNITIES", OPTIONAL_TRANSITIVE, _into("communities", communities.decode)),
+    ORIGINATOR_ID: _Known("ORIGINATOR_ID", OPTIONAL_NON_TRANSITIVE,
+                          _carried(lambda n: n == 4, discard=False)),
+    CLUSTER_LIST: _Known("CLUSTER_LIST", OPTIONAL_NON_TRANSITIVE,
+                         _carried(lambda n: n > 0 and n % 4 == 0, discard=False)),
+    MP_REACH_NLRI: _Known("MP_REACH_NLRI", OPTIONAL_NON_TRANSITIVE, _into("mp_reach", mp.decode_reach), resets=True),
+    MP_UNREACH_NLRI: _Known("MP_UNREACH_NLRI", OPTIONAL_NON_TRANSITIVE, _into("mp_unreach", mp.decode_unreach),
+                            resets=True),
+    AS4_PATH: _Known("AS4_PATH", OPTIONAL_TRANSITIVE, _as4_path),
+    AS4_AGGREGATOR: _Known("AS4_AGGREGATOR", OPTIONAL_TRANSITIVE,
+                           _carried(lambda n: n == 8, discard=True)),
+    LARGE_COMMUNITY: _Known("LARGE_COMMUNITY", OPTIONAL_TRANSITIVE,
+                            _into("large_communities", communities.decode_large)),
+}  # fmt: skip
+
+
 def decode(data: bytes, *, asn4: bool = True, ebgp: bool = False) -> Decoded:
-    fields: dict[str, object] = {}
-    other: list[tuple[int, int, bytes]] = []
+    block = _Block(asn4, ebgp)
     withdraw: list[str] = []
-    discarded: list[str] = []
     seen: set[int] = set()
-    segments = as4_segments = None
     i, end = 0, len(data)
     while i < end:
         if end - i < 3:
@@ -161,20 +205,19 @@ def decode(data: bytes, *, asn4: bool = True, ebgp: bool = False) -> Decoded:
             length, start = int.from_bytes(data[i + 2 : i + 4], "big"), i + 4
         else:
             length, start = data[i + 2], i + 3
+        known = _KNOWN.get(code)
         if start + length > end:  # RFC 7606 §4: attribute runs past the path attributes
-            withdraw.append(f"attribute {_NAMES.get(code, code)} runs past the attribute list")
+            withdraw.append(f"attribute {known.name if known else code} runs past the attribute list")
             break
         value = bytes(data[start : start + length])
         i = start + length
-        name = _NAMES.get(code, f"type {code}")
         if code in seen:
-            if code in (MP_REACH_NLRI, MP_UNREACH_NLRI):
-                raise _reset(UpdateSubcode.MALFORMED_ATTRIBUTE_LIST, f"{name} appears twice")
-            discarded.append(f"duplicate {name}")  # RFC 7606 §3g: keep the first
+            if known is not None and known.resets:
+                raise _reset(UpdateSubcode.MALFORMED_ATTRIBUTE_LIST, f"{known.name} appears twice")
+            block.discarded.append(f"duplicate {known.name if known else f'type {code}'}")  # RFC 7606 §3g: first kept
             continue
         seen.add(code)
-        expected = _FLAGS.get(code)
-        if expected is None:
+        if known is None:
             if not flags & OPTIONAL:
                 raise NotificationError(
                     ErrorCode.UPDATE_MESSAGE,
@@ -183,57 +226,26 @@ def decode(data: bytes, *, asn4: bool = True, ebgp: bool = False) -> Decoded:
                     f"unrecognized well-known attribute type {code}",
                 )
             if flags & TRANSITIVE:
-                other.append((flags & ~EXTENDED_LENGTH, code, value))
+                block.other.append((flags & ~EXTENDED_LENGTH, code, value))
             continue
         try:
-            if flags & (OPTIONAL | TRANSITIVE) != expected:
-                raise ValueError(f"{name} has flags {flags:#04x}")
-            if code == MP_REACH_NLRI:
-                fields["mp_reach"] = mp.decode_reach(value)
-            elif code == MP_UNREACH_NLRI:
-                fields["mp_unreach"] = mp.decode_unreach(value)
-            elif code == ORIGIN:
-                fields["origin"] = origin.decode(value)
-            elif code == AS_PATH:
-                segments = as_path.decode(value, 4 if asn4 else 2)
-            elif code == AS4_PATH:
-                try:
-                    as4_segments = as_path.decode(value, 4)
-                except ValueError as err:  # RFC 6793 §6: discard a malformed AS4_PATH
-                    discarded.append(str(err).replace("AS_PATH", "AS4_PATH"))
-            elif code == NEXT_HOP:
-                fields["next_hop"] = next_hop.decode(value)
-            elif code == MED:
-                fields["med"] = metrics.decode(value, name)
-            elif code == LOCAL_PREF:
-                if ebgp:  # RFC 7606 §7.5: discard LOCAL_PREF from an external peer
-                    discarded.append("LOCAL_PREF from an eBGP peer")
-                else:
-                    fields["local_pref"] = metrics.decode(value, name)
-            elif code == COMMUNITIES:
-                fields["communities"] = communities.decode(value)
-            elif code == LARGE_COMMUNITY:
-                fields["large_communities"] = communities.decode_large(value)
-            else:
-                valid, discard = _CARRIED[code]
-                if not valid(length):
-                    if discard:
-                        discarded.append(f"{name} of {length} bytes")
-                        continue
-                    raise ValueError(f"{name} of {length} bytes")
-                other.append((flags & ~EXTENDED_LENGTH, code, value))
+            if flags & (OPTIONAL | TRANSITIVE) != known.flags:
+                raise ValueError(f"{known.name} has flags {flags:#04x}")
+            known.decode(block, flags, code, value)
         except ValueError as err:
-            if code in (MP_REACH_NLRI, MP_UNREACH_NLRI):
+            if known.resets:
                 raise _reset(UpdateSubcode.OPTIONAL_ATTRIBUTE_ERROR, str(err)) from None
             withdraw.append(str(err))
+    fields = block.fields
+    segments = block.segments
     if segments is not None:
-        if as4_segments is not None and not asn4:
-            segments = as_path.merge_as4(segments, as4_segments)
+        if block.as4_segments is not None and not asn4:
+            segments = as_path.merge_as4(segments, block.as4_segments)
         flat = as_path.flatten(segments)
         if flat is None:
             fields["as_path_segments"] = segments
             fields["as_path"] = tuple(a for _, asns in segments for a in asns)
         else:
             fields["as_path"] = flat
-    attrs = PathAttributes(other=tuple(other), **fields)  # type: ignore[arg-type]
-    return Decoded(attrs, "; ".join(withdraw) or None, tuple(discarded), frozenset(seen))
+    attrs = PathAttributes(other=tuple(block.other), **fields)
+    return Decoded(attrs, "; ".join(withdraw) or None, tuple(block.discarded), frozenset(seen))
