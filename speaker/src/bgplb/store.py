@@ -329,7 +329,7 @@ class Store:
         config = self.load()
         _, inline, _ = self._speaker()
         inline_names = {(k, o.name) for k, objs in inline.items() for o in objs}
-        current = {kind: dict(config.by_name(kind)) for kind in model.KINDS}
+        current: dict[str, dict[str, Any]] = {kind: dict(config.by_name(kind)) for kind in model.KINDS}
         errors: list[str] = []
         read_only: list[str] = []
         wanted: list[tuple[str, Any]] = []
@@ -367,7 +367,8 @@ class Store:
                 obj = self._with_address(config, current, obj, taken)
                 wanted[i] = (kind, obj)
                 current[kind][obj.name] = obj
-        new = dataclasses.replace(config, **{model.KIND_FIELDS[k]: tuple(v.values()) for k, v in current.items()})
+        fields: dict[str, Any] = {model.KIND_FIELDS[k]: tuple(v.values()) for k, v in current.items()}
+        new = dataclasses.replace(config, **fields)
         model.validate_config(new)
         changes = []
         files: dict[Path, str] = {}
@@ -408,8 +409,8 @@ class Store:
             journal = {"renames": [[str(s.relative_to(self.root)), str(d.relative_to(self.root))] for s, d in renames]}
             write_atomic(self.root / JOURNAL_FILE, json.dumps(journal))
         except BaseException:
-            for tmp, _ in renames:
-                tmp.unlink(missing_ok=True)
+            for pending, _ in renames:
+                pending.unlink(missing_ok=True)
             raise
         self._recover()
 
@@ -445,7 +446,8 @@ class Store:
             raise ReadOnlyError([f"{kind} {name}: defined in {self.speaker_file}; edit that file instead"])
         remaining = tuple(o for o in getattr(config, model.KIND_FIELDS[kind]) if o.name != name)
         try:
-            model.validate_config(dataclasses.replace(config, **{model.KIND_FIELDS[kind]: remaining}))
+            rest: dict[str, Any] = {model.KIND_FIELDS[kind]: remaining}
+            model.validate_config(dataclasses.replace(config, **rest))
         except model.ValidationError as err:  # the directory was valid: what breaks is a reference to this object
             raise InUseError(err.errors) from None
         if not dry_run:

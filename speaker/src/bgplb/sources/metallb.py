@@ -141,7 +141,8 @@ class _Converter:
             self.errors.append(f"{where}: expected a Kubernetes manifest (a mapping with apiVersion and kind)")
             return None
         kind, meta = doc["kind"], doc.get("metadata")
-        name = meta.get("name") if isinstance(meta, dict) else None
+        meta = meta if isinstance(meta, dict) else {}
+        name = meta.get("name")
         if not isinstance(name, str) or not name:
             self.errors.append(f"{where}: {kind}: metadata.name: is required")
             return None
@@ -168,7 +169,9 @@ class _Converter:
         self.errors += m.errors
         return None
 
-    def fields(self, m: _Manifest, copied: dict[str, str], refused: dict[str, str], handled: set[str]) -> dict:
+    def fields(
+        self, m: _Manifest, copied: dict[str, str], refused: dict[str, str], handled: set[str]
+    ) -> dict[str, Any]:
         out: dict[str, Any] = {"name": m.name}
         for key, value in m.spec.items():
             if key in copied:

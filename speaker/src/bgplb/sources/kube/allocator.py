@@ -166,12 +166,12 @@ class Allocator:
         )
         out = []
         for family in families:
-            address = self._pick(svc, family, candidates)
-            if address is None and required:
+            picked = self._pick(svc, family, candidates)
+            if picked is None and required:
                 where = f"pool {pool_name}" if pool_name else "the auto-assign pools"
                 raise Refused("PoolExhausted", f"no free {family} address in {where}")
-            if address is not None:
-                out.append(address)
+            if picked is not None:
+                out.append(picked)
         if not out:
             raise Refused("PoolExhausted", f"no free address of {' or '.join(families)} in any pool")
         return tuple(out)

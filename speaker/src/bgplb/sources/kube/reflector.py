@@ -44,7 +44,7 @@ def explain(err: BaseException, verb: str, resource: str) -> tuple[str, str]:
 
 def _reason(err: ApiException) -> str:
     try:
-        return json.loads(err.body).get("message", err.reason)
+        return str(json.loads(err.body).get("message", err.reason))
     except (TypeError, ValueError, AttributeError):
         return str(err.reason)
 
@@ -143,7 +143,7 @@ class Reflector:
             token = (data.get("metadata") or {}).get("continue")
             if not token:
                 self.deliver(self.on_sync, (self.resource, items))
-                return (data.get("metadata") or {}).get("resourceVersion", "")
+                return str((data.get("metadata") or {}).get("resourceVersion", ""))
 
     def _watch(self, version: str) -> str:
         self._phase = "watch"

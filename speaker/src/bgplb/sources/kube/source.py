@@ -330,7 +330,7 @@ class KubernetesSource:
                     limit=PASS_LIMIT,
                 )
                 for d in decisions:
-                    svc = snapshot[d.key]
+                    svc: ServiceView = snapshot[d.key]
                     if self.cache["services"].get(d.key) is not svc or d.key in self._pending:
                         self._pass_again = True  # changed while we planned: decided again
                         continue

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bgplb.bgp.wire.attributes import as_path, communities, metrics, mp, next_hop, origin
+from bgplb.bgp.wire.attributes.as_path import Segments
 from bgplb.bgp.wire.attributes.header import (
     AGGREGATOR,
     AS4_AGGREGATOR,
@@ -57,7 +58,7 @@ class PathAttributes:
     large_communities: tuple[tuple[int, int, int], ...] = ()
     mp_reach: MPReach | None = None
     mp_unreach: MPUnreach | None = None
-    as_path_segments: as_path.Segments | None = None
+    as_path_segments: Segments | None = None
     other: tuple[tuple[int, int, bytes], ...] = ()
 
     def encode(self, asn4: bool = True) -> bytes:
@@ -108,8 +109,8 @@ class _Block:
     fields: dict[str, Any] = field(default_factory=dict)
     other: list[tuple[int, int, bytes]] = field(default_factory=list)
     discarded: list[str] = field(default_factory=list)
-    segments: as_path.Segments | None = None
-    as4_segments: as_path.Segments | None = None
+    segments: Segments | None = None
+    as4_segments: Segments | None = None
 
 
 Decoder = Callable[[_Block, int, int, bytes], None]  # (block, flags, code, value); ValueError = malformed
