@@ -192,7 +192,7 @@ BAD_OBJECTS = [
      "peer r1: node_selectors[0].match_expressions[0].operator: 'Equals' is not one of In, NotIn, Exists, DoesNotExist"),
     ("peer", {"name": "r1", "address": "10.0.0.1", "asn": 65000,
               "node_selectors": [{"match_expressions": [{"operator": "Exists"}]}]},
-     "peer r1: node_selectors[0].match_expressions[0].key: expected a non-empty string, got null"),
+     "peer r1: node_selectors[0].match_expressions[0].key: is required"),
     ("community", {"name": "c"}, "community c: value: is required"),
     ("advertisement", {"name": "a", "aggregation_length": 33},
      "advertisement a: aggregation_length: expected an integer from 8 to 32, got 33"),
