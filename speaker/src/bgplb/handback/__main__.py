@@ -1,0 +1,5 @@
+import sys
+
+from bgplb.handback.cli import main
+
+sys.exit(main())
