@@ -56,12 +56,12 @@ FAMILY = socket.AF_INET6 if ":" in VIP else socket.AF_INET
 s, buf = None, b""
 def line():
     global buf
-    while b"\n" not in buf:
+    while b"\\n" not in buf:
         data = s.recv(4096)
         if not data:
             raise ConnectionResetError
         buf += data
-    out, _, buf = buf.partition(b"\n")
+    out, _, buf = buf.partition(b"\\n")
     return out.decode()
 for cmd in sys.stdin:
     cmd = cmd.split()
@@ -74,14 +74,14 @@ for cmd in sys.stdin:
             s.connect((VIP, 8080))
             print(line(), flush=True)
         elif cmd[0] == "bye":
-            s.sendall(b"bye\n")
+            s.sendall(b"bye\\n")
             while s.recv(4096):
                 pass
             s.close()
             print("closed", flush=True)
         else:
             if cmd[0] == "ping":
-                s.sendall(cmd[1].encode() + b"\n")
+                s.sendall(cmd[1].encode() + b"\\n")
             print("ok" if line() == cmd[1] else "garbled", flush=True)
     except TimeoutError:
         print("timeout", flush=True)
