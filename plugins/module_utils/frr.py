@@ -1,6 +1,7 @@
 # Copyright: bgplb developers
 # Apache License 2.0 (see LICENSE)
-"""FRR 8.4 JSON (``vtysh -c 'show ... json'``) to router_info's fields: neighbors, BGP paths. Pure functions."""
+"""FRR 8.4 JSON (``vtysh -c 'show ... json'``) to router_info's fields: neighbors, BFD sessions, BGP paths. Pure
+functions."""
 
 from __future__ import annotations
 
@@ -64,6 +65,31 @@ def neighbor_facts(detail, summary, families):
             }
         )
     return sorted(out, key=lambda n: (":" in n["address"], n["address"]))
+
+
+# bfdd's `show bfd peers json` keys -> ours (intervals in ms; uptime/downtime in s, only the one of the state)
+BFD_KEYS = {"status": "status", "diagnostic": "diagnostic", "remote-diagnostic": "remote_diagnostic",
+            "multihop": "multihop", "local": "local", "interface": "interface", "uptime": "uptime_s",
+            "downtime": "downtime_s", "receive-interval": "receive_interval",
+            "transmit-interval": "transmit_interval", "detect-multiplier": "detect_multiplier",
+            "remote-receive-interval": "remote_receive_interval",
+            "remote-transmit-interval": "remote_transmit_interval",
+            "remote-detect-multiplier": "remote_detect_multiplier"}  # fmt: skip
+
+
+def bfd_sessions(peers):
+    """``show bfd peers json`` (a list) -> {peer address: session}, default VRF. An address with several sessions
+    (single hop and multihop) gives the one that is up, else the first."""
+    out = {}
+    for p in peers if isinstance(peers, list) else []:
+        if not isinstance(p, dict) or not p.get("peer") or p.get("vrf", "default") != "default":
+            continue
+        session = {ours: p.get(theirs) for theirs, ours in BFD_KEYS.items()}
+        session["multihop"] = bool(session["multihop"])
+        address = p["peer"]
+        if address not in out or (out[address]["status"] != "up" and session["status"] == "up"):
+            out[address] = session
+    return out
 
 
 def path_facts(p):

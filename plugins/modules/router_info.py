@@ -12,7 +12,8 @@ version_added: 0.1.0
 description:
   - Runs on an FRR router (the hosts of C(bgplb_routers)) and reads, never changes, its state.
   - Per BGP neighbor, from C(vtysh -c 'show bgp neighbors json') and C(show bgp summary json) - address, state,
-    uptime, remote AS, prefixes received per address family.
+    uptime, remote AS, prefixes received per address family; and its BFD session from bfdd (C(show bfd peers json)) -
+    state, diagnostics, intervals.
   - Per prefix, from C(show bgp ipv4|ipv6 unicast json detail) (or C(show bgp <afi> unicast <prefix> json) for the
     prefixes asked for) - every BGP path with next hop, AS path, communities, best path and multipath flags; and the
     next hops the kernel actually forwards with - the table the policy rules (C(ip -N -j rule show), by priority)
@@ -38,6 +39,12 @@ options:
     default: [ipv4, ipv6]
   neighbors:
     description: Whether to return the neighbors.
+    type: bool
+    default: true
+  bfd:
+    description:
+      - Whether to read bfdd's sessions into each neighbor's RV(neighbors[].bfd). When bfdd does not run, every
+        neighbor's C(bfd) is null (not an error).
     type: bool
     default: true
   kernel:
@@ -99,6 +106,11 @@ EXAMPLES = r"""
   ansible.builtin.assert:
     that: r1.neighbors | rejectattr('state', 'equalto', 'Established') | list | length == 0
 
+- name: BFD Up with every node (bgplb_bfd)
+  ansible.builtin.assert:
+    that: r1.neighbors | selectattr('bfd') | map(attribute='bfd.status') | select('equalto', 'up') | list | length
+      == r1.neighbors | length
+
 - name: Only the neighbors, no routes
   baremetal.bgplb.router_info:
     prefixes: []
@@ -156,6 +168,20 @@ neighbors:
       description: FRR's reason for the last reset, if any.
       type: str
       sample: Peer closed the session
+    bfd:
+      description:
+        - bfdd's session with the neighbor (default VRF), or null when there is none (no C(neighbor ... bfd), bfdd
+          not running, or O(bfd=false)).
+        - C(status) is bfdd's V(up), V(down), V(init) or V(shutdown); C(diagnostic) / C(remote_diagnostic) bfdd's
+          text (V(ok), V(control detection time expired), V(neighbor signaled session down), ...); C(uptime_s) while up,
+          C(downtime_s) while down (else null); C(multihop), C(local) address, C(interface); the local
+          C(receive_interval), C(transmit_interval) (ms) and C(detect_multiplier) and the peer's
+          C(remote_receive_interval), C(remote_transmit_interval), C(remote_detect_multiplier).
+      type: dict
+      sample: {status: up, diagnostic: ok, remote_diagnostic: ok, multihop: false, local: 10.89.10.11,
+               interface: eth0, uptime_s: 95, downtime_s: null, receive_interval: 300, transmit_interval: 300,
+               detect_multiplier: 3, remote_receive_interval: 300, remote_transmit_interval: 300,
+               remote_detect_multiplier: 3}
 routes:
   description:
     - Per prefix (CIDR), the BGP paths and the kernel next hops. Keys are canonical CIDRs.
@@ -215,6 +241,7 @@ import json  # noqa: E402 - after the documentation, as Ansible modules do
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 from ansible_collections.baremetal.bgplb.plugins.module_utils import iproute  # noqa: E402
 from ansible_collections.baremetal.bgplb.plugins.module_utils.frr import (  # noqa: E402
+    bfd_sessions,
     canonical,
     decode_all,
     is_path,
@@ -257,6 +284,15 @@ class Router:
             )
         return docs
 
+    def bfd_peers(self):
+        """bfdd's sessions; [] when bfdd does not run (vtysh then exits 1 with `bfdd is not running`)."""
+        text = self.run([self.vtysh, "-c", "show bfd peers json"], "vtysh show bfd peers json",
+                        ok=("bfdd is not running",))  # fmt: skip
+        try:
+            return json.loads(text) if text.strip() else []
+        except ValueError as err:
+            self.module.fail_json(msg=f"vtysh did not return JSON for show bfd peers json: {err}", stdout=text)
+
     def ip_json(self, *args):
         # a table that holds no route yet "does not exist": it forwards nothing
         text = self.run([self.ip, "-N", "-j", *args], "ip -N -j " + " ".join(args), ok=("table does not exist",))
@@ -266,9 +302,13 @@ class Router:
             self.module.fail_json(msg=f"ip did not return JSON for {args}: {err}", stdout=text)
 
 
-def neighbors(router, families):
+def neighbors(router, families, bfd=True):
     detail, summary = router.show("show bgp neighbors json", "show bgp summary json")
-    return neighbor_facts(detail, summary, families)
+    out = neighbor_facts(detail, summary, families)
+    sessions = bfd_sessions(router.bfd_peers()) if bfd else {}
+    for n in out:
+        n["bfd"] = sessions.get(n["address"])
+    return out
 
 
 def bgp_routes(router, module):
@@ -324,6 +364,7 @@ def main():
             "prefixes": {"type": "list", "elements": "str"},
             "families": {"type": "list", "elements": "str", "choices": ["ipv4", "ipv6"], "default": ["ipv4", "ipv6"]},
             "neighbors": {"type": "bool", "default": True},
+            "bfd": {"type": "bool", "default": True},
             "kernel": {"type": "bool", "default": True},
             "vtysh_path": {"type": "path", "default": "vtysh"},
             "ip_path": {"type": "path", "default": "ip"},
@@ -333,7 +374,7 @@ def main():
     router = Router(module)
     result = {"changed": False, "neighbors": [], "routes": {}}
     if module.params["neighbors"]:
-        result["neighbors"] = neighbors(router, module.params["families"])
+        result["neighbors"] = neighbors(router, module.params["families"], module.params["bfd"])
     routes = bgp_routes(router, module)
     if module.params["kernel"]:
         for prefix, fwd in kernel_routes(router, list(routes)).items():

@@ -50,6 +50,15 @@ ROUTERS = {
     },
     "r_dir_space": {"bgplb_router_resilient_dir": "/usr/local/lib exec"},
     "r_table_main": {"bgplb_router_resilient_table": 254},
+    "r_bfd": {
+        "bgplb_bfd": True,
+        "bgplb_bfd_receive_interval": 100,
+        "bgplb_bfd_transmit_interval": 150,
+        "bgplb_bfd_detect_multiplier": 4,
+    },
+    "r_bfd_default": {"bgplb_bfd": True},
+    "r_bfd_rx_low": {"bgplb_bfd": True, "bgplb_bfd_receive_interval": 5},
+    "r_bfd_mult": {"bgplb_bfd": True, "bgplb_bfd_detect_multiplier": 1},
 }
 SPEAKERS = {
     "s_ok": {"bgplb_password": "s3cret-Key!", "bgplb_speaker_handback_address": "10.0.1.21"},
@@ -60,6 +69,7 @@ SPEAKERS = {
     "s_metrics_bad": {"bgplb_speaker_metrics": "127.0.0.1:9473 --evil"},
     "s_venv_bad": {"bgplb_speaker_venv": "/opt/bgplb/venv\nExecStartPre=/bin/true"},
     "s_vxlan_id": {"bgplb_speaker_handback_vxlan_id": 16777216},
+    "s_bfd_tx_high": {"bgplb_bfd": True, "bgplb_bfd_transmit_interval": 60001},
 }
 
 
@@ -100,7 +110,7 @@ def run(tmp_path_factory):
     return failures, out
 
 
-@pytest.mark.parametrize("host", ["r_ok", "r_ibgp", "r_no_gtsm", "s_ok"])
+@pytest.mark.parametrize("host", ["r_ok", "r_ibgp", "r_no_gtsm", "r_bfd", "r_bfd_default", "s_ok"])
 def test_good_values_pass(run, host):
     failures, _ = run
     assert host not in failures, failures.get(host)
@@ -123,6 +133,9 @@ def test_good_values_pass(run, host):
         ("s_metrics_bad", "bgplb_speaker_metrics"),
         ("s_venv_bad", "bgplb_speaker_venv"),
         ("s_vxlan_id", "VXLAN id"),
+        ("r_bfd_rx_low", "bgplb_bfd_receive_interval"),
+        ("r_bfd_mult", "bgplb_bfd_detect_multiplier"),
+        ("s_bfd_tx_high", "bgplb_bfd_transmit_interval"),
     ],
 )
 def test_bad_values_are_refused_before_any_template(run, host, names):
@@ -134,7 +147,7 @@ def test_bad_values_are_refused_before_any_template(run, host, names):
 
 def test_frr_accepts_what_the_router_role_renders(run):
     _, out = run
-    for host in ("r_ok", "r_ibgp", "r_no_gtsm"):
+    for host in ("r_ok", "r_ibgp", "r_no_gtsm", "r_bfd", "r_bfd_default"):
         proc = subprocess.run(["vtysh", "--dryrun", "--inputfile", str(out / f"{host}.conf")],
                               capture_output=True, text=True, timeout=60)  # fmt: skip
         assert proc.returncode == 0, f"{host}: {proc.stdout}{proc.stderr}"
@@ -151,3 +164,18 @@ def test_gtsm_on_ebgp_only_and_default_routes_denied_first(run):
     assert v4[0] == "ip prefix-list BGPLB_POOLS_V4 seq 1 deny 0.0.0.0/0"
     assert v6[0] == "ipv6 prefix-list BGPLB_POOLS_V6 seq 1 deny ::/0"
     assert v4[1].startswith("ip prefix-list BGPLB_POOLS_V4 seq 5 permit 198.51.100.0/24")
+
+
+def test_bfd_profile_and_both_peer_group_lines(run):
+    """bfdd's profile `bgplb` with the inventory's timers; values equal to bfdd's defaults left out (show
+    running-config leaves them out, so rendering them would be a difference on every run); both neighbor lines, as
+    FRR shows them (a missing `neighbor BGPLB_NODES bfd` would be deleted by frr-reload.py: BFD, and BGP, down)."""
+    _, out = run
+    conf = (out / "r_bfd.conf").read_text()
+    timers = "  detect-multiplier 4\n  receive-interval 100\n  transmit-interval 150\n"
+    assert f"bfd\n profile bgplb\n{timers} exit\n" in conf
+    assert " neighbor BGPLB_NODES bfd\n neighbor BGPLB_NODES bfd profile bgplb\n" in conf
+    default = (out / "r_bfd_default.conf").read_text()
+    assert "bfd\n profile bgplb\n exit\n" in default and " neighbor BGPLB_NODES bfd profile bgplb\n" in default
+    off = (out / "r_ok.conf").read_text()
+    assert "bfd" not in off

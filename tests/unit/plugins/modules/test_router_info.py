@@ -116,7 +116,78 @@ def test_neighbors_from_detail_and_summary():
                              "nbrDesc": "n1", "peerGroup": "BGPLB_NODES", "connectionsEstablished": 1,
                              "addressFamilyInfo": {"ipv4Unicast": {"acceptedPrefixCounter": 1}}}}  # fmt: skip
     summary = {"ipv4Unicast": {"peers": {"10.89.77.3": {"pfxRcd": 2, "state": "Established"}}}}
-    module = FakeModule({"vtysh": json.dumps(detail) + "\n" + json.dumps(summary)})
+    module = FakeModule({"show bfd peers json": [], "vtysh": json.dumps(detail) + "\n" + json.dumps(summary)})
     (n,) = ri.neighbors(ri.Router(module), ["ipv4", "ipv6"])
     assert n["address"] == "10.89.77.3" and n["state"] == "Established" and n["uptime_msec"] == 29000
     assert n["remote_as"] == 64512 and n["prefixes_received"] == {"ipv4": 2} and n["peer_group"] == "BGPLB_NODES"
+
+
+BFD = json.loads((Path(__file__).parents[3] / "fixtures" / "frr_bfd_peers.json").read_text())
+
+
+def bfd_module(state, **outputs):
+    """vtysh answers from the FRR 8.4.4 capture (`up` or `down`): neighbors + summary in one run, bfdd's peers."""
+    shows = BFD[state]
+    return FakeModule({
+        "show bfd peers json": shows["show bfd peers json"],
+        "show bgp neighbors json": json.dumps(shows["show bgp neighbors json"]) + "\n"
+        + json.dumps(shows["show bgp summary json"]),
+        **outputs,
+    })  # fmt: skip
+
+
+def test_neighbors_carry_bfdd_sessions_up():
+    a = BFD["addresses"]
+    got = {n["address"]: n for n in ri.neighbors(ri.Router(bfd_module("up")), ["ipv4", "ipv6"])}
+    assert sorted(got) == [a["node_v4"], a["node_v6"]]
+    v4, v6 = got[a["node_v4"]], got[a["node_v6"]]
+    assert v4["state"] == "Established" and v4["description"] == "n1"
+    assert v4["bfd"]["status"] == "up" and v6["bfd"]["status"] == "up"
+    assert v4["bfd"]["local"] == a["router_v4"] and v6["bfd"]["local"] == a["router_v6"]
+    assert v4["bfd"]["multihop"] is False and v4["bfd"]["diagnostic"] == "ok"
+    # the profile's timers (200/150 x 3) locally, the node's defaults (300/300 x 3) remotely
+    s = v4["bfd"]
+    assert (s["receive_interval"], s["transmit_interval"], s["detect_multiplier"]) == (200, 150, 3)
+    assert (s["remote_receive_interval"], s["remote_transmit_interval"], s["remote_detect_multiplier"]) == (300, 300, 3)
+    assert v4["bfd"]["uptime_s"] is not None and v4["bfd"]["downtime_s"] is None
+
+
+def test_neighbors_carry_bfdd_sessions_down():
+    a = BFD["addresses"]
+    got = {n["address"]: n for n in ri.neighbors(ri.Router(bfd_module("down")), ["ipv4", "ipv6"])}
+    v4 = got[a["node_v4"]]
+    assert v4["state"] != "Established"  # bgpd took the session down with BFD
+    assert v4["bfd"]["status"] == "down" and v4["bfd"]["diagnostic"] == "control detection time expired"
+    assert v4["bfd"]["downtime_s"] is not None and v4["bfd"]["uptime_s"] is None
+
+
+def test_bfd_is_null_without_bfdd_or_without_a_session():
+    class NoBfdd(FakeModule):
+        def run_command(self, args, check_rc=False):
+            if "show bfd peers json" in args:  # what vtysh does when bfdd is not running
+                self.calls.append(args)
+                return 1, "", "bfdd is not running\n"
+            return super().run_command(args, check_rc)
+
+    shows = BFD["up"]
+    module = NoBfdd({"vtysh": json.dumps(shows["show bgp neighbors json"]) + json.dumps(shows["show bgp summary json"])
+                     })  # fmt: skip
+    got = ri.neighbors(ri.Router(module), ["ipv4", "ipv6"])
+    assert len(got) == 2 and all(n["bfd"] is None for n in got)
+    # a session for another address (or another VRF) is nobody's
+    a = BFD["addresses"]
+    other = [dict(p, peer="192.0.2.9") for p in BFD["up"]["show bfd peers json"]]
+    other += [dict(p, vrf="blue") for p in BFD["up"]["show bfd peers json"]]
+    got = ri.neighbors(ri.Router(bfd_module("up", **{"show bfd peers json": other})), ["ipv4"])
+    assert [n["bfd"] for n in got if n["address"] == a["node_v4"]] == [None]
+    # bfd=false does not even ask bfdd
+    module = bfd_module("up")
+    got = ri.neighbors(ri.Router(module), ["ipv4"], bfd=False)
+    assert all(n["bfd"] is None for n in got) and not any("show bfd peers json" in c for c in module.calls)
+
+
+def test_bfd_session_up_wins_over_a_down_one_for_the_same_address():
+    up = BFD["up"]["show bfd peers json"][0]
+    down = dict(up, status="down", multihop=True)
+    assert ri.bfd_sessions([down, up])[up["peer"]]["status"] == "up"
+    assert ri.bfd_sessions([up, down])[up["peer"]]["multihop"] is False
