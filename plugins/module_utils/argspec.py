@@ -1,9 +1,13 @@
 # Copyright: bgplb developers
 # Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
-"""Argument specs of the object modules: each object's fields with their basic Ansible types only.
+"""Argument specs of the object modules: each object's fields from the speaker's schema, `state`, `objects` and the
+bgplbctl options.
 
-Ranges, formats, required fields and references are checked by the speaker (`bgplbctl apply`), never here, so the
-speaker's schema stays the only one.
+The fields come from `object_fields.FIELDS`, generated from the speaker's declarations (bgplb.model.objects) by
+scripts/generate-schema.py, with a test that it is current. Generated, not imported: the modules run on managed
+nodes and are sent there without the speaker package, which the controller may not even have installed. The specs
+carry the Ansible types, choices, `no_log` and typed sub-options (selectors, `health_check`, `bfd`); ranges,
+formats, a kind's required fields and references are checked by the speaker (`bgplbctl apply`), never here.
 """
 
 from __future__ import annotations
@@ -11,57 +15,9 @@ from __future__ import annotations
 import copy
 
 from ansible_collections.baremetal.bgplb.plugins.module_utils.bgplbctl import BGPLBCTL_ARGSPEC
+from ansible_collections.baremetal.bgplb.plugins.module_utils.object_fields import FIELDS
 
-STR = {"type": "str"}
-INT = {"type": "int"}
-BOOL = {"type": "bool"}
-STR_LIST = {"type": "list", "elements": "str"}
-SELECTORS = {"type": "list", "elements": "dict"}
-
-FIELDS = {
-    "pool": {
-        "addresses": STR_LIST,
-        "auto_assign": BOOL,
-        "avoid_buggy_ips": BOOL,
-        "labels": {"type": "dict"},
-    },
-    "community": {"value": STR},
-    "advertisement": {
-        "pools": STR_LIST,
-        "pool_selectors": SELECTORS,
-        "aggregation_length": INT,
-        "aggregation_length_v6": INT,
-        "local_pref": INT,
-        "communities": STR_LIST,
-        "large_communities": STR_LIST,
-        "peers": STR_LIST,
-        "node_selectors": SELECTORS,
-    },
-    "peer": {
-        "address": STR,
-        "asn": INT,
-        "port": INT,
-        "source_address": STR,
-        "hold_time": INT,
-        "keepalive_time": INT,
-        "connect_time": INT,
-        "password": {"type": "str", "no_log": True},
-        "ebgp_multihop": {"type": "raw"},
-        "ttl_security": BOOL,
-        "passive": BOOL,
-        "graceful_restart": BOOL,
-        "restart_time": INT,
-        "families": STR_LIST,
-        "node_selectors": SELECTORS,
-        "bfd": BOOL,
-    },
-    "service": {
-        "address": STR_LIST,
-        "pool": STR,
-        "health_check": {"type": "dict"},
-        "node_selectors": SELECTORS,
-    },
-}
+__all__ = ["FIELDS", "argument_spec", "field_names"]
 
 STATES = ["present", "absent", "overridden"]
 

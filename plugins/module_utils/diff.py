@@ -4,8 +4,19 @@
 
 from __future__ import annotations
 
+from ansible_collections.baremetal.bgplb.plugins.module_utils.object_fields import FIELDS
+
 REDACTED = "********"
-SECRET_KEYS = frozenset({"password"})
+
+
+def _secrets(options):
+    for key, option in options.items():
+        if option.get("no_log"):
+            yield key
+        yield from _secrets(option.get("options", {}))
+
+
+SECRET_KEYS = frozenset(key for options in FIELDS.values() for key in _secrets(options))  # password, BFD auth_key
 
 
 def redact(value):

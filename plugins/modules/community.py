@@ -20,31 +20,7 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes.actiongroups
   - baremetal.bgplb.bgplbctl
   - baremetal.bgplb.bgplbctl.object
-options:
-  name:
-    description:
-      - Name of the community (letters, digits, C(-), C(_), C(.); at most 63).
-      - Required unless O(objects) is given.
-    type: str
-  value: &value
-    description:
-      - The community, V(65000:100) (RFC 1997) or a well-known name such as V(no-export).
-      - Quote it in YAML, V(65000:100) unquoted is read as a number.
-      - Required by the speaker.
-    type: str
-  objects:
-    description:
-      - A list of communities, each with the same fields as the top-level options (O(name) required).
-      - Mutually exclusive with O(name) and the other object options.
-      - Required with O(state=overridden), where it is the complete list of communities of the node.
-    type: list
-    elements: dict
-    suboptions:
-      name:
-        description: Name of the community.
-        type: str
-        required: true
-      value: *value
+  - baremetal.bgplb.objects.community
 attributes:
   action_group:
     membership: [baremetal.bgplb.bgplb]

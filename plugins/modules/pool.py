@@ -21,46 +21,7 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes.actiongroups
   - baremetal.bgplb.bgplbctl
   - baremetal.bgplb.bgplbctl.object
-options:
-  name: &name
-    description:
-      - Name of the pool (letters, digits, C(-), C(_), C(.)).
-      - Required unless O(objects) is given.
-    type: str
-  addresses: &addresses
-    description:
-      - CIDRs (V(198.51.100.0/24)) or ranges (V(198.51.100.10-198.51.100.20)), IPv4 and IPv6.
-      - Required by the speaker for a present pool.
-    type: list
-    elements: str
-  auto_assign: &auto_assign
-    description:
-      - Whether services naming this pool without an address get one assigned. Speaker default V(true).
-    type: bool
-  avoid_buggy_ips: &avoid_buggy_ips
-    description:
-      - Never assign the C(.0) and C(.255) addresses. Speaker default V(false).
-    type: bool
-  labels: &labels
-    description:
-      - Labels, matched by the O(baremetal.bgplb.advertisement#module:pool_selectors) of advertisements.
-    type: dict
-  objects:
-    description:
-      - A list of pools, each with the same fields as the top-level options (O(name) required).
-      - Mutually exclusive with O(name) and the other object options.
-      - Required with O(state=overridden), where it is the complete list of pools of the node.
-    type: list
-    elements: dict
-    suboptions:
-      name:
-        description: Name of the pool.
-        type: str
-        required: true
-      addresses: *addresses
-      auto_assign: *auto_assign
-      avoid_buggy_ips: *avoid_buggy_ips
-      labels: *labels
+  - baremetal.bgplb.objects.pool
 attributes:
   action_group:
     membership: [baremetal.bgplb.bgplb]

@@ -101,7 +101,8 @@ class Peer:
                               "drop (in the kernel, `IP_MINTTL` / `IPV6_MINHOPCOUNT`) every segment from the peer "
                               "that arrives below 255, i.e. from further than one hop; the router needs the same "
                               "(FRR `neighbor X ttl-security hops 1`, which the router role renders). Not with "
-                              "`ebgp_multihop`; ignored on iBGP sessions", False)  # fmt: skip
+                              "`ebgp_multihop`; ignored on iBGP sessions. Changing it restarts the session",
+                              False)  # fmt: skip
     passive: bool = attr(t.boolean, "only accept the connection, never connect out", False)
     graceful_restart: bool = attr(t.boolean, "advertise the Graceful Restart capability (RFC 4724)", True)
     restart_time: int = attr(t.integer(1, 4095), "restart time advertised in that capability", 120)
@@ -110,7 +111,7 @@ class Peer:
                                      default_doc="the session's family")  # fmt: skip
     node_selectors: tuple[Selector, ...] = attr(SELECTORS, "the nodes that open this session (by node labels)", (),
                                                 default_doc="`[]` (every node)", compare=False)  # fmt: skip
-    bfd: Bfd | None = attr(nested(Bfd, "BFD settings", boolean_ok=True),
+    bfd: Bfd | None = attr(nested(Bfd, "boolean or BFD settings", boolean_ok=True),
                            "BFD for this session: `true` (the defaults) or BFD settings; `false`/absent: none",
                            None, compare=False)  # fmt: skip
 
