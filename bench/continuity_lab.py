@@ -5,6 +5,7 @@ Prints one JSON document on stdout (progress on stderr). Needs root and the lab'
 (`bash scripts/setup-deps.sh`); it brings the lab up itself and removes it at the end (`--keep` leaves it).
 
     .venv/bin/python bench/continuity_lab.py [--cases '5t-*'] [--connections 2000] [--keep] [--no-setup]
+        [--bfd [--bfd-interval 300 --bfd-multiplier 3]]
 
 The lab (`lab/inventory.yml` + `bench/lab/inventory.yml`): FRR routers r1, r2, nodes n1..n5 (n5 rolled out by
 `site.yml` like the others, then drained: it is the node that joins), the client. The client keeps
@@ -19,8 +20,9 @@ transport (`bgplb_speaker_handback_tunnel=vxlan`, bench/lab/nodes.yml), which cr
 segment, so it measures the tunnel's own cost). Events, one per case (node n4 fails or drains, n5 joins):
 
 - failure: n4 dies: nftables drops everything in and out of it (no FIN, no RST, no keepalive reaches anyone),
-  then its speaker and servers are SIGKILLed. The routers notice at hold-time expiry (lab: 9 s; no BFD on the
-  speaker side) and remove its path;
+  then its speaker and servers are SIGKILLed. The routers notice at hold-time expiry (lab: 9 s) and remove its
+  path; with `--bfd` (every playbook run with `bgplb_bfd: true` and the interval/multiplier given: bfdd on the
+  routers, BFD in every speaker) when BFD declares the session Down, after about multiplier x interval;
 - join: plain: `bgplbctl undrain` on n5 alone: its route is announced and its path joins multipath (for the routers
   the same as a new node's first announcement);
 - join-handback: `ansible-playbook playbooks/undrain.yml -e node=n5` (the collection's undrain: the nodes chain
@@ -102,6 +104,7 @@ class Lab:
         self.args = args
         self.logdir = logdir
         self.env = {**os.environ, "PATH": f"{ROOT / '.venv/bin'}:{os.environ['PATH']}", "ANSIBLE_FORCE_COLOR": "0"}
+        self.extra_vars = bfd_vars(args)
         self.resilient = True
         self.tunnel = "none"
         self.runs = 0
@@ -112,8 +115,8 @@ class Lab:
         out = self.logdir / f"{self.runs:02d}-{Path(args[0]).stem}.log"
         t = time.monotonic()
         with out.open("w") as f:
-            p = subprocess.run(["ansible-playbook", *INVENTORY, *args], cwd=ROOT, env=self.env, stdout=f,
-                               stderr=subprocess.STDOUT, timeout=timeout)  # fmt: skip
+            p = subprocess.run(["ansible-playbook", *INVENTORY, "-e", json.dumps(self.extra_vars), *args], cwd=ROOT,
+                               env=self.env, stdout=f, stderr=subprocess.STDOUT, timeout=timeout)  # fmt: skip
         if p.returncode:
             tail = "".join(out.read_text().splitlines(keepends=True)[-30:])
             raise RuntimeError(f"ansible-playbook {' '.join(args)} failed (log {out}):\n{tail}")
@@ -274,6 +277,18 @@ class Lab:
         return row
 
 
+def bfd_vars(args: argparse.Namespace) -> dict[str, Any]:
+    """The inventory variables of --bfd (both roles read them), or BFD off as in the lab's inventory."""
+    if not args.bfd:
+        return {"bgplb_bfd": False}
+    return {
+        "bgplb_bfd": True,
+        "bgplb_bfd_receive_interval": args.bfd_interval,
+        "bgplb_bfd_transmit_interval": args.bfd_interval,
+        "bgplb_bfd_detect_multiplier": args.bfd_multiplier,
+    }
+
+
 def all_cases() -> list[tuple[str, str, str]]:
     """(name, config prefix, event), grouped by configuration."""
     return [(f"{cfg}-{ev}", cfg, ev) for cfg, (_, events) in CONFIGS.items() for ev in events]
@@ -287,6 +302,9 @@ def main() -> None:
     ap.add_argument("--no-setup", action="store_true", help="the lab is up with bench/lab/inventory.yml already")
     ap.add_argument("--keep", action="store_true", help="leave the lab running at the end")
     ap.add_argument("--logdir", help="keep the ansible-playbook logs here (default: a temporary directory)")
+    ap.add_argument("--bfd", action="store_true", help="BFD on routers and speakers (bgplb_bfd: true)")
+    ap.add_argument("--bfd-interval", type=int, default=300, help="BFD receive and transmit interval, ms (300)")
+    ap.add_argument("--bfd-multiplier", type=int, default=3, help="BFD detection multiplier (3)")
     flows.add_client_options(ap, lifetime_default="10:40")
     args = ap.parse_args()
     if os.geteuid() != 0:
@@ -339,6 +357,7 @@ def main() -> None:
             "new_conn_rate_per_s": args.rate,
             "baseline_s": args.baseline,
             "settle_s": args.settle,
+            "bfd": bfd_vars(args),
         },
         "error": error,
         "table": [{k: r[k] for k in (*flows.TABLE_KEYS, "handback_tunnel", "reaction_s")} for r in results],
