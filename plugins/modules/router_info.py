@@ -22,6 +22,11 @@ description:
     or nexthop object / group C(nhid) (C(ip -N -j nexthop show)), and the group's type (resilient or not).
   - Use it to check that every node's path is installed (ECMP) after a deployment, or that a drained node's path
     is gone.
+  - With O(flavour=bird), the same fields from BIRD 2 (C(birdc show protocols all), C(show status),
+    C(show route <prefix> all) and C(show route <prefix> export bgplb_kernel4|6), the router role's kernel
+    protocols, whose merged route tells the multipath paths). BIRD has no session counters -
+    C(connections_established) and C(connections_dropped) are null - but each neighbor has C(since) (its last state
+    change, which a reset session moves); C(bfd) is null.
 author: bgplb developers (@bgplb)
 options:
   prefixes:
@@ -51,6 +56,19 @@ options:
     description: Whether to return the kernel next hops of each prefix.
     type: bool
     default: true
+  flavour:
+    description: The routing daemon of the router, V(frr) or V(bird) (the router role's O(bgplb_router_flavour)).
+    type: str
+    choices: [frr, bird]
+    default: frr
+  birdc_path:
+    description: The birdc command (O(flavour=bird)).
+    type: path
+    default: birdc
+  bird_socket:
+    description: BIRD's control socket (O(flavour=bird)).
+    type: path
+    default: /run/bird/bird.ctl
   vtysh_path:
     description: The vtysh command.
     type: path
@@ -168,6 +186,14 @@ neighbors:
       description: FRR's reason for the last reset, if any.
       type: str
       sample: Peer closed the session
+    since:
+      description: BIRD only - when the protocol last changed state (ISO time of the router); a reset moves it.
+      type: str
+      sample: "2026-12-02 08:20:11.640"
+    protocol:
+      description: BIRD only - the name of the BGP protocol of the neighbor.
+      type: str
+      sample: bgplb_10_89_10_21
     bfd:
       description:
         - bfdd's session with the neighbor (default VRF), or null when there is none (no C(neighbor ... bfd), bfdd
@@ -239,7 +265,7 @@ routes:
 import json  # noqa: E402 - after the documentation, as Ansible modules do
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
-from ansible_collections.baremetal.bgplb.plugins.module_utils import iproute  # noqa: E402
+from ansible_collections.baremetal.bgplb.plugins.module_utils import bird, iproute  # noqa: E402
 from ansible_collections.baremetal.bgplb.plugins.module_utils.frr import (  # noqa: E402
     bfd_sessions,
     canonical,
@@ -293,6 +319,16 @@ class Router:
         except ValueError as err:
             self.module.fail_json(msg=f"vtysh did not return JSON for show bfd peers json: {err}", stdout=text)
 
+    def birdc(self, command):
+        """One birdc command's text; "" for a prefix BIRD does not have or a protocol it does not run."""
+        args = [self.module.params["birdc_path"], "-s", self.module.params["bird_socket"], *command.split()]
+        rc, out, err = self.module.run_command(args, check_rc=False)
+        if rc != 0:
+            if any(text in (out or "") for text in ("Network not found", "No such protocol")):
+                return ""
+            self.module.fail_json(msg=f"birdc {command} failed (rc={rc}): {(err or out).strip()}", cmd=args, rc=rc)
+        return out
+
     def ip_json(self, *args):
         # a table that holds no route yet "does not exist": it forwards nothing
         text = self.run([self.ip, "-N", "-j", *args], "ip -N -j " + " ".join(args), ok=("table does not exist",))
@@ -339,6 +375,38 @@ def bgp_routes(router, module):
     return routes
 
 
+def bird_neighbors(router, families):
+    out = bird.neighbor_facts(router.birdc("show protocols all"), router.birdc("show status"), families)
+    for n in out:
+        n["bfd"] = None
+    return out
+
+
+def bird_routes(router, module):
+    """The same {prefix: {family, paths}} as bgp_routes, from BIRD's tables and its kernel protocols' merged routes."""
+    peers = {n["protocol"]: n["address"] for n in bird.neighbor_facts(router.birdc("show protocols all"))}
+    wanted = module.params["prefixes"]
+    if wanted is None:
+        routes = {}
+        for family in module.params["families"]:
+            table, kernel = ("master4", "bgplb_kernel4") if family == "ipv4" else ("master6", "bgplb_kernel6")
+            paths = bird.route_facts(router.birdc(f"show route all table {table}"),
+                                     router.birdc(f"show route table {table} export {kernel}"), peers)  # fmt: skip
+            routes.update({p: {"family": family, "paths": v} for p, v in paths.items()})
+        return routes
+    routes = {}
+    for text in wanted:
+        try:
+            prefix = canonical(text)
+        except ValueError:
+            module.fail_json(msg=f"prefixes: {text!r} is not a CIDR or an IP address")
+        kernel = "bgplb_kernel6" if ":" in prefix else "bgplb_kernel4"
+        paths = bird.route_facts(router.birdc(f"show route {prefix} all"),
+                                 router.birdc(f"show route {prefix} export {kernel}"), peers)  # fmt: skip
+        routes[prefix] = {"family": "ipv6" if ":" in prefix else "ipv4", "paths": paths.get(prefix, [])}
+    return routes
+
+
 def kernel_routes(router, prefixes):
     """{prefix: how the kernel forwards it} - the rules pick the table (table 200 with the resilient agent)."""
     if not prefixes:
@@ -366,6 +434,9 @@ def main():
             "neighbors": {"type": "bool", "default": True},
             "bfd": {"type": "bool", "default": True},
             "kernel": {"type": "bool", "default": True},
+            "flavour": {"type": "str", "choices": ["frr", "bird"], "default": "frr"},
+            "birdc_path": {"type": "path", "default": "birdc"},
+            "bird_socket": {"type": "path", "default": "/run/bird/bird.ctl"},
             "vtysh_path": {"type": "path", "default": "vtysh"},
             "ip_path": {"type": "path", "default": "ip"},
         },
@@ -373,9 +444,13 @@ def main():
     )
     router = Router(module)
     result = {"changed": False, "neighbors": [], "routes": {}}
+    is_bird = module.params["flavour"] == "bird"
     if module.params["neighbors"]:
-        result["neighbors"] = neighbors(router, module.params["families"], module.params["bfd"])
-    routes = bgp_routes(router, module)
+        families = module.params["families"]
+        result["neighbors"] = (
+            bird_neighbors(router, families) if is_bird else neighbors(router, families, module.params["bfd"])
+        )
+    routes = bird_routes(router, module) if is_bird else bgp_routes(router, module)
     if module.params["kernel"]:
         for prefix, fwd in kernel_routes(router, list(routes)).items():
             fwd = fwd or {}

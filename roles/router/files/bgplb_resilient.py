@@ -113,6 +113,7 @@ class Config:
     idle_timer: int = 0
     unbalanced_timer: int = 0
     proto: int = DEFAULT_PROTO
+    source_proto: int = RTPROT_BGP
     id_base: int = DEFAULT_ID_BASE
     id_count: int = DEFAULT_ID_COUNT
     hold_time: float = 60.0
@@ -380,11 +381,14 @@ def _resolve_nhid(nhid: int, kernel: KernelState) -> dict[Gateway, int]:
     return {kernel.nexthops[i].gateway: w for i, w in group.members if i in kernel.nexthops}
 
 
-def parse_bgp_routes(data: list[dict], kernel: KernelState | None = None) -> dict[str, dict[Gateway, int]]:
-    """``ip -N -j route show table main proto 186`` into prefix -> {Gateway: weight} (lowest metric wins)."""
+def parse_bgp_routes(
+    data: list[dict], kernel: KernelState | None = None, source_proto: int = RTPROT_BGP
+) -> dict[str, dict[Gateway, int]]:
+    """``ip -N -j route show table main proto 186`` (or ``source_proto``) into prefix -> {Gateway: weight} (lowest
+    metric wins)."""
     best: dict[str, tuple[int, dict[Gateway, int]]] = {}
     for obj in data:
-        if obj.get("type", "unicast") != "unicast" or _int(obj.get("protocol"), RTPROT_BGP) != RTPROT_BGP:
+        if obj.get("type", "unicast") != "unicast" or _int(obj.get("protocol"), source_proto) != source_proto:
             continue
         try:
             prefix = _norm_prefix(obj["dst"])
@@ -450,7 +454,8 @@ def read_state(config: Config) -> tuple[dict[str, dict[Gateway, int]], KernelSta
     parse_nexthops(_ip_json("nexthop", "show"), kernel)
     bgp: dict[str, dict[Gateway, int]] = {}
     for fam in ("-4", "-6"):
-        bgp.update(parse_bgp_routes(_ip_json(fam, "route", "show", "table", "main", "proto", str(RTPROT_BGP)), kernel))
+        main = _ip_json(fam, "route", "show", "table", "main", "proto", str(config.source_proto))
+        bgp.update(parse_bgp_routes(main, kernel, config.source_proto))
         kernel.routes.update(parse_table_routes(_ip_json(fam, "route", "show", "table", str(config.table)), config))
         kernel.rules |= parse_rules(_ip_json(fam, "rule", "show"), config)
     return bgp, kernel
@@ -541,6 +546,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--interval", type=float, default=0.5, help="minimum seconds between two passes")
     p.add_argument("--resync", type=float, default=10.0, help="full pass at least this often (seconds)")
     p.add_argument("--proto", type=int, default=DEFAULT_PROTO, help="protocol number of our objects")
+    p.add_argument("--source-proto", type=int, default=RTPROT_BGP,
+                   help="protocol of the BGP routes to mirror from main (186 zebra, 12 BIRD)")  # fmt: skip
     p.add_argument("--id-base", type=int, default=DEFAULT_ID_BASE, help="first nexthop id of our reserved range")
     p.add_argument("--id-count", type=int, default=DEFAULT_ID_COUNT, help="size of our nexthop id range")
     mode = p.add_mutually_exclusive_group()
@@ -568,6 +575,7 @@ def main(argv: list[str] | None = None) -> int:
         idle_timer=args.idle_timer,
         unbalanced_timer=args.unbalanced_timer,
         proto=args.proto,
+        source_proto=args.source_proto,
         id_base=args.id_base,
         id_count=args.id_count,
         hold_time=args.hold_time,
