@@ -13,7 +13,8 @@
       show             the hand-back routes
       flows            flows this node handed on in the last `idle` seconds
       conns            live established connections on the service IPs (a packet in the last `idle` seconds)
-      status           all of the above at once (JSON with --json)
+      status           all of the above at once (JSON)
+      check            only read and check the config (the role validates a new one with it)
 `to`, `drop`, `clear`, `start` and `stop` print "changed" when they changed something (with --json:
 {"changed": ..., "actions": [...]}). Exit codes: 0 ok, 1 a command failed, 2 bad config or arguments.
 """
@@ -91,7 +92,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--json", action="store_true", help="JSON output")
     ap.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     sub = ap.add_subparsers(dest="command", required=True)
-    for name in ("start", "reload", "stop", "drop", "clear", "endpoint", "show", "flows", "conns", "status"):
+    for name in ("start", "reload", "stop", "drop", "clear", "endpoint", "show", "flows", "conns", "status", "check"):
         sub.add_parser(name)
     sub.add_parser("to").add_argument("targets", nargs="+", metavar="ADDRESS|MAC")
     return ap.parse_args(argv)
@@ -101,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         config = load(args.config)
+        if args.command == "check":
+            print("ok")
+            return EXIT_OK
         state = kernel.read_state(config)
         if args.command in ("endpoint", "show", "flows", "conns", "status"):
             print(query(args, config, state))
