@@ -19,7 +19,10 @@ from ansible_collections.baremetal.bgplb.plugins.module_utils.object_fields impo
 
 __all__ = ["FIELDS", "argument_spec", "field_names"]
 
-STATES = ["present", "absent", "overridden"]
+# the resource-module states (cisco.ios, arista.eos); present and absent are aliases of replaced and deleted
+STATES = ["merged", "replaced", "overridden", "deleted", "gathered", "rendered", "parsed", "present", "absent"]
+ALIASES = {"present": "replaced", "absent": "deleted"}
+NEEDS_OBJECTS = ["merged", "replaced", "rendered", "present", "absent"]  # name or objects
 
 
 def field_names(kind):
@@ -27,8 +30,8 @@ def field_names(kind):
 
 
 def argument_spec(kind):
-    """Keyword arguments for AnsibleModule: the object's fields, `state`, `objects` (the same fields) and the
-    bgplbctl options."""
+    """Keyword arguments for AnsibleModule: the object's fields, `state`, `objects` (the same fields),
+    `running_config` (for parsed), `wait`/`wait_timeout` and the bgplbctl options."""
     fields = copy.deepcopy(FIELDS[kind])
     objects = {"name": {"type": "str", "required": True}, **copy.deepcopy(fields)}
     spec = {
@@ -36,12 +39,19 @@ def argument_spec(kind):
         **fields,
         "state": {"type": "str", "choices": STATES, "default": "present"},
         "objects": {"type": "list", "elements": "dict", "options": objects},
+        "running_config": {"type": "str"},
+        "wait": {"type": "bool", "default": False},
+        "wait_timeout": {"type": "int", "default": 120},
         **copy.deepcopy(BGPLBCTL_ARGSPEC),
     }
     return {
         "argument_spec": spec,
-        "required_one_of": [["name", "objects"]],
-        "required_if": [["state", "overridden", ["objects"]]],
-        "mutually_exclusive": [["objects", f] for f in field_names(kind)],
+        "required_if": [
+            ["state", "overridden", ["objects"]],
+            ["state", "parsed", ["running_config"]],
+            *(["state", state, ["name", "objects"], True] for state in NEEDS_OBJECTS),
+        ],
+        "mutually_exclusive": [["objects", f] for f in field_names(kind)]
+        + [["running_config", "name"], ["running_config", "objects"]],
         "supports_check_mode": True,
     }

@@ -28,9 +28,27 @@ def redact(value):
     return value
 
 
+def _set(value):
+    """`value` without the sub-options left unset (Ansible fills them with None)."""
+    if isinstance(value, dict):
+        return {k: _set(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_set(v) for v in value]
+    return value
+
+
 def drop_unset(params, fields):
-    """Only the fields the user set (not None), so the speaker's defaults apply to the others."""
-    return {k: params[k] for k in fields if params.get(k) is not None}
+    """Only the fields the user set (not None, at any depth), so the speaker's defaults apply to the others."""
+    return {k: _set(params[k]) for k in fields if params.get(k) is not None}
+
+
+def merge(current, given):
+    """`given` merged into `current` (state merged): mappings key by key, everything else (lists too) replaced."""
+    out = dict(current)
+    for key, value in given.items():
+        old = out.get(key)
+        out[key] = merge(old, value) if isinstance(value, dict) and isinstance(old, dict) else value
+    return out
 
 
 def label(change):

@@ -32,7 +32,7 @@ FIELDS = {
                     "type": "list",
                     "elements": "dict",
                     "options": {
-                        "key": {"type": "str", "required": True},
+                        "key": {"type": "str", "required": True, "no_log": False},
                         "operator": {
                             "type": "str",
                             "choices": ["In", "NotIn", "Exists", "DoesNotExist"],
@@ -76,7 +76,7 @@ FIELDS = {
                     "type": "list",
                     "elements": "dict",
                     "options": {
-                        "key": {"type": "str", "required": True},
+                        "key": {"type": "str", "required": True, "no_log": False},
                         "operator": {
                             "type": "str",
                             "choices": ["In", "NotIn", "Exists", "DoesNotExist"],
@@ -102,7 +102,7 @@ FIELDS = {
                     "type": "list",
                     "elements": "dict",
                     "options": {
-                        "key": {"type": "str", "required": True},
+                        "key": {"type": "str", "required": True, "no_log": False},
                         "operator": {
                             "type": "str",
                             "choices": ["In", "NotIn", "Exists", "DoesNotExist"],
@@ -141,7 +141,7 @@ FIELDS = {
                     "type": "list",
                     "elements": "dict",
                     "options": {
-                        "key": {"type": "str", "required": True},
+                        "key": {"type": "str", "required": True, "no_log": False},
                         "operator": {
                             "type": "str",
                             "choices": ["In", "NotIn", "Exists", "DoesNotExist"],

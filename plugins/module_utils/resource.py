@@ -1,31 +1,46 @@
 # Copyright: bgplb developers
 # Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
-"""The logic of the object modules (pool, advertisement, peer, service, community), shared by all five.
+"""The logic of the object modules (pool, advertisement, peer, service, community), shared by all five, with the
+states of the resource-module collections (cisco.ios, arista.eos):
 
-- `state: present`: `bgplbctl apply` the object made of the options the user set (the object is replaced as a
-  whole: options left out take the speaker's defaults). In check mode `apply --dry-run` computes the same result
-  and writes nothing.
-- `state: absent`: `bgplbctl delete` (`--dry-run` in check mode).
-- `state: overridden`: authoritative for the kind: apply every object of `objects`, then delete every other object
-  of that kind, except the read-only ones defined inline in speaker.yaml (reported in `read_only`). Deletions are
-  tried with `--dry-run` before anything is written, so a refused deletion (still referenced) or invalid input
-  leaves the configuration untouched.
+- `merged`: the options given are merged into the object on the node (fields left out keep their value; mappings
+  such as `labels` or `health_check` are merged key by key, lists replaced); a missing object is created.
+- `replaced` (alias `present`): the object is replaced as a whole; fields left out take the speaker's defaults.
+- `overridden`: authoritative for the kind: apply every object of `objects`, then delete every other object of that
+  kind, except the read-only ones defined inline in speaker.yaml (reported in `read_only`). Deletions are tried with
+  `--dry-run` before anything is written, so a refused deletion or invalid input leaves everything untouched.
+- `deleted` (alias `absent`): delete the named objects; `deleted` without `name`/`objects` deletes every object of
+  the kind but the read-only ones (overridden with an empty list).
+- `gathered`: the objects on the node (all, or the named ones) in module input shape; nothing written.
+- `rendered`: the objects given as the text of a `bgplbctl apply -f` file; the node is not touched.
+- `parsed`: `running_config` (an object file, a `bgplbctl apply -f` file or speaker.yaml) to module input.
 
-`before`/`after` are the canonical objects as bgplbctl reports them (passwords redacted); `changed` is bgplbctl's
-own verdict (a password-only change is an `updated` action even though the redacted dicts are equal).
+Every write goes through `bgplbctl apply`/`delete` (`--dry-run` in check mode). `before`/`after` are the canonical
+objects as bgplbctl reports them (secrets redacted); `changed` is bgplbctl's own verdict (a password-only change is
+an `updated` action even though the redacted dicts are equal); `commands` lists what was (or would be) done.
+With `wait`, the module returns once the speaker runs the configuration and every route to an established peer
+is sent (module_utils/converge.py).
 """
 
 from __future__ import annotations
 
-from ansible_collections.baremetal.bgplb.plugins.module_utils.argspec import field_names
+import json
+
+from ansible.module_utils.common.yaml import HAS_YAML, yaml_dump, yaml_load
+from ansible_collections.baremetal.bgplb.plugins.module_utils.argspec import ALIASES, field_names
 from ansible_collections.baremetal.bgplb.plugins.module_utils.bgplbctl import Bgplbctl, BgplbctlError
+from ansible_collections.baremetal.bgplb.plugins.module_utils.converge import ConvergeError, converge
 from ansible_collections.baremetal.bgplb.plugins.module_utils.diff import (
     by_name,
     drop_unset,
+    merge,
     object_diff,
     redact,
     summary,
 )
+
+KIND_LISTS = {"peer": "peers", "pool": "pools", "community": "communities", "advertisement": "advertisements",
+              "service": "services"}  # fmt: skip
 
 
 class ObjectResource:
@@ -40,28 +55,37 @@ class ObjectResource:
     # --- entry point ------------------------------------------------------------------------------------------------
     def execute(self):
         params = self.module.params
-        if self.ctl is None:
-            self.ctl = Bgplbctl(self.module)
+        state = ALIASES.get(params["state"], params["state"])
+        if state == "parsed":
+            return {"changed": False, "parsed": self.parse(params["running_config"])}
         fields = field_names(self.kind)
         listed = params["objects"] is not None
-        wanted = [drop_unset(o, fields) for o in params["objects"]] if listed else [drop_unset(params, fields)]
-        state = params["state"]
-        if state == "overridden":
-            result = self.overridden(wanted)
-        elif state == "present":
-            result = self.present(wanted, listed)
+        if listed:
+            wanted = [drop_unset(o, fields) for o in params["objects"]]
         else:
-            result = self.absent([w["name"] for w in wanted], listed)
+            wanted = [drop_unset(params, fields)] if params["name"] is not None else []
+        if state == "rendered":
+            return {"changed": False, "rendered": self.render(wanted)}
+        if self.ctl is None:
+            self.ctl = Bgplbctl(self.module)
+        if state == "gathered":
+            names = {w["name"] for w in wanted}
+            found = [o for o in self.ctl.get(self.kind) if not names or o["name"] in names]
+            return {"changed": False, "gathered": redact(by_name(found))}
+        if state == "overridden" or (state == "deleted" and not wanted):
+            result = self.overridden(wanted if state == "overridden" else [])
+        elif state == "merged":
+            result = self.merged(wanted, listed)
+        elif state == "replaced":
+            result = self._result(self._apply(wanted), listed)
+        else:
+            result = self._result(self._delete([w["name"] for w in wanted]), listed)
         return self.finish(result)
 
     # --- states -----------------------------------------------------------------------------------------------------
-    def present(self, wanted, listed):
-        changes = self._apply(wanted)
-        return self._result(changes, listed)
-
-    def absent(self, names, listed):
-        changes = self._delete(names)
-        return self._result(changes, listed)
+    def merged(self, wanted, listed):
+        current = {o["name"]: o for o in self.ctl.get(self.kind)}
+        return self._result(self._apply([merge(current.get(w["name"], {}), w) for w in wanted]), listed)
 
     def overridden(self, wanted):
         current = self.ctl.get(self.kind)
@@ -90,8 +114,37 @@ class ObjectResource:
         result.update(before=by_name(current), after=by_name(after.values()), read_only=read_only)
         return result
 
+    def render(self, wanted):
+        docs = [{"kind": self.kind, **obj} for obj in wanted]
+        return yaml_dump(docs, sort_keys=False, default_flow_style=False) if HAS_YAML else json.dumps(docs, indent=2)
+
+    def parse(self, text):
+        """Objects of this kind in `text`: one object (an object file), a list of them or of `{kind: ...}` mappings
+        (a `bgplbctl apply -f` file; other kinds are left out), or speaker.yaml (its list of this kind)."""
+        try:
+            data = yaml_load(text) if HAS_YAML else json.loads(text)
+        except Exception as err:  # the YAML/JSON libraries raise their own error types
+            self.module.fail_json(msg=f"running_config is not YAML or JSON: {err}")
+        if isinstance(data, dict) and (KIND_LISTS[self.kind] in data or "node" in data):
+            data = data.get(KIND_LISTS[self.kind]) or []
+        items = data if isinstance(data, list) else [data]
+        if not all(isinstance(i, dict) and isinstance(i.get("name"), str) for i in items):
+            self.module.fail_json(msg=f"running_config holds no {self.kind} objects (mappings with a name)")
+        known = set(field_names(self.kind))
+        out = []
+        for item in items:
+            if item.get("kind", self.kind) != self.kind:
+                continue
+            unknown = sorted(set(item) - known - {"kind"})
+            if unknown:
+                self.module.fail_json(msg=f"running_config: {self.kind} {item['name']}: {unknown[0]}: unknown field")
+            out.append({k: v for k, v in item.items() if k != "kind"})
+        return out
+
     # --- bgplbctl calls ---------------------------------------------------------------------------------------------
     def _apply(self, objects):
+        if not objects:
+            return []
         result = self.ctl.apply(self.kind, objects, dry_run=self.check)
         self.notes.append(result.get("speaker"))
         self.reloads.append(result.get("reload"))
@@ -125,6 +178,9 @@ class ObjectResource:
             "after": after,
             "diff": diff,
             "changes": [summary(c) for c in changes],
+            "commands": [
+                f"{'delete' if c['action'] == 'deleted' else 'apply'} {c['kind']} {c['name']}" for c in changed
+            ],
         }
 
     def finish(self, result):
@@ -137,6 +193,11 @@ class ObjectResource:
             self.module.warn(note)
         for key in ("before", "after"):
             result[key] = redact(result[key])
+        params = self.module.params
+        if params["wait"] and not self.check:
+            if result["reload"] == "refused":
+                raise ConvergeError(f"the speaker refused the configuration: {note}", result)
+            result["wait"] = converge(self.ctl, params["wait_timeout"], result)
         return result
 
 
@@ -146,4 +207,6 @@ def run_object_module(module, kind):
         result = ObjectResource(module, kind).execute()
     except BgplbctlError as err:
         module.fail_json(msg=str(err), errors=err.errors, rc=err.code)
+    except ConvergeError as err:
+        module.fail_json(msg=str(err), **err.result)
     module.exit_json(**result)

@@ -61,7 +61,7 @@ before:
       default); V(null) if it did not exist.
     - A list of communities when O(objects) is used; with O(state=overridden), all communities of the node,
       sorted by name.
-  returned: always
+  returned: when the state writes (not gathered, rendered or parsed)
   type: raw
   sample:
     {name: no-transit, value: '65000:666'}
@@ -69,14 +69,14 @@ after:
   description:
     - The community as the speaker stores it after the task (in check mode, as it would); V(null) once deleted.
     - A list when O(objects) is used, like RV(before).
-  returned: always
+  returned: when the state writes (not gathered, rendered or parsed)
   type: raw
   sample:
     {name: no-transit, value: '65000:667'}
 diff:
   description:
     - The change as Ansible diff C(before)/C(after) dicts (shown with C(--diff)); a list with O(objects).
-  returned: always
+  returned: when the state writes (not gathered, rendered or parsed)
   type: raw
 changes:
   description: One entry per object bgplbctl looked at, with its action.
@@ -84,6 +84,35 @@ changes:
   type: list
   elements: dict
   sample: [{"kind": "community", "name": "no-transit", "action": "updated"}]
+commands:
+  description:
+    - What was done (in check mode, what would be done), one line per object created, updated or deleted -
+      C(apply <kind> <name>) or C(delete <kind> <name>); empty when nothing changed.
+  returned: when the state writes (not gathered, rendered or parsed)
+  type: list
+  elements: str
+  sample: ["apply community example", "delete community old"]
+gathered:
+  description: With O(state=gathered), the community objects on the node in the shape of O(objects), sorted by name.
+  returned: when O(state=gathered)
+  type: list
+  elements: dict
+rendered:
+  description: With O(state=rendered), the objects given as the text of a C(bgplbctl apply -f) file.
+  returned: when O(state=rendered)
+  type: str
+parsed:
+  description: With O(state=parsed), the community objects of O(running_config) in the shape of O(objects).
+  returned: when O(state=parsed)
+  type: list
+  elements: dict
+wait:
+  description:
+    - With O(wait), how long the module waited (C(seconds)) and the peers whose routes it waited for
+      (C(established)) or could not (C(not_established)).
+  returned: when O(wait) is true and not in check mode
+  type: dict
+  sample: {"seconds": 0.52, "established": ["core1"], "not_established": []}
 reload:
   description:
     - What became of the speaker reload after a write. V(null) when nothing was written (no change, check mode);

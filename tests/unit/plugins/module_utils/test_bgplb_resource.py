@@ -59,7 +59,8 @@ class FakeCtl:
 class Module:
     def __init__(self, check_mode=False, **params):
         base = {"name": None, "addresses": None, "auto_assign": None, "avoid_buggy_ips": None, "labels": None,
-                "state": "present", "objects": None}  # fmt: skip
+                "state": "present", "objects": None, "running_config": None, "wait": False,
+                "wait_timeout": 120}  # fmt: skip
         self.params = {**base, **params}
         self.check_mode = check_mode
         self.warnings = []

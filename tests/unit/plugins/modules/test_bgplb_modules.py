@@ -34,7 +34,7 @@ def test_unset_options_are_none_so_the_speaker_defaults_apply():
 
 
 def test_name_or_objects_is_required(capsys):
-    assert "one of the following is required: name, objects" in failure("pool", {}, capsys)["msg"]
+    assert "state is present but any of the following are missing: name, objects" in failure("pool", {}, capsys)["msg"]
 
 
 def test_overridden_needs_objects(capsys):
