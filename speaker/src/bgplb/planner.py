@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from bgplb.bgp.route import Route
 from bgplb.bgp.wire import COMMUNITY_GRACEFUL_SHUTDOWN, parse_large_community
@@ -11,6 +11,7 @@ from bgplb.model import Config, Peer, Service, peers_for_node
 from bgplb.model.addresses import aggregate, pool_networks
 from bgplb.model.selectors import selects
 from bgplb.model.validate import advertised_peers, advertised_pools, community_value
+from bgplb.rendezvous import announcers
 
 Plan = dict[str, dict[str, Route]]
 
@@ -29,10 +30,17 @@ def announced(service: Service, healthy: Mapping[str, bool | None]) -> bool:
     return service.health_check is None or healthy.get(service.name) is True
 
 
-def plan(config: Config, healthy: Mapping[str, bool | None], drained: bool = False) -> Plan:
+def plan(
+    config: Config,
+    healthy: Mapping[str, bool | None],
+    drained: bool = False,
+    members: Mapping[str, Collection[str]] | None = None,
+) -> Plan:
     """For each peer of this node: prefix -> attributes. Several advertisements of one prefix to one peer merge
     (communities are joined, the highest local_pref wins). Drained: every route carries GRACEFUL_SHUTDOWN
-    (RFC 8326) and, towards iBGP peers, local_pref 0."""
+    (RFC 8326) and, towards iBGP peers, local_pref 0. `members`: service name -> the nodes eligible to announce it;
+    an advertisement with `max_announcers` k announces an address only from its top k of them (rendezvous hashing);
+    where a service's members are not known, every eligible node announces."""
     node = config.node
     peers = peers_for_node(config)
     out: Plan = {name: {} for name in peers}
@@ -41,7 +49,7 @@ def plan(config: Config, healthy: Mapping[str, bool | None], drained: bool = Fal
         for net in pool_networks(pool):
             owner[net] = pool.name
     rules: dict[
-        str, list[tuple[int, int, frozenset[int], frozenset[tuple[int, int, int]], int | None, list[Peer]]]
+        str, list[tuple[int, int, frozenset[int], frozenset[tuple[int, int, int]], int | None, list[Peer], int | None]]
     ] = {}
     for adv in config.advertisements:
         if not selects(adv.node_selectors, node.labels):
@@ -51,7 +59,15 @@ def plan(config: Config, healthy: Mapping[str, bool | None], drained: bool = Fal
         large = frozenset(parse_large_community(c) for c in adv.large_communities)
         for pool_name in advertised_pools(config, adv):
             rules.setdefault(pool_name, []).append(
-                (adv.aggregation_length, adv.aggregation_length_v6, communities, large, adv.local_pref, targets)
+                (
+                    adv.aggregation_length,
+                    adv.aggregation_length_v6,
+                    communities,
+                    large,
+                    adv.local_pref,
+                    targets,
+                    adv.max_announcers,
+                )
             )
     merged: dict[tuple[str, str], tuple[set[int], set[tuple[int, int, int]], int | None]] = {}
     for service in config.services:
@@ -60,7 +76,10 @@ def plan(config: Config, healthy: Mapping[str, bool | None], drained: bool = Fal
         for address in service.address:
             ip = ipaddress.ip_address(address)
             pool_name = next((name for net, name in owner.items() if ip in net), None)
-            for len4, len6, communities, large, local_pref, targets in rules.get(pool_name or "", ()):
+            for len4, len6, communities, large, local_pref, targets, top in rules.get(pool_name or "", ()):
+                eligible = (members or {}).get(service.name)
+                if top is not None and eligible is not None and node.name not in announcers(address, eligible, top):
+                    continue
                 prefix = aggregate(address, len4, len6)
                 family = "ipv6" if ip.version == 6 else "ipv4"
                 for peer in targets:
