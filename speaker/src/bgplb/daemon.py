@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bgplb import model, planner
+from bgplb import bfd, model, planner
 from bgplb.api import ApiServer
 from bgplb.bgp import fsm, wire
 from bgplb.bgp.route import Route
@@ -43,6 +43,18 @@ log = logging.getLogger("bgplb")
 
 GR_MARKER = "graceful-restart"
 DRAIN_FILE = "drain.json"
+
+
+def bfd_config(peer: model.Peer) -> bfd.SessionConfig | None:
+    """The peer's BFD session settings; multihop (RFC 5883) for an `ebgp_multihop` peer, single hop otherwise."""
+    b = peer.bfd
+    if b is None:
+        return None
+    hops = peer.ebgp_multihop
+    auth = bfd.AuthConfig(b.auth_type, b.auth_key_id, b.auth_key.encode()) if b.auth_type and b.auth_key else None
+    return bfd.SessionConfig(min_rx=b.receive_interval, min_tx=b.transmit_interval, multiplier=b.detect_multiplier,
+                             passive=b.passive_mode, multihop=hops is True or (hops is not False and hops > 1),
+                             min_ttl=b.minimum_ttl, auth=auth)  # fmt: skip
 
 
 def peer_settings(node: model.Node, peer: model.Peer) -> PeerSettings:
@@ -67,6 +79,7 @@ def peer_settings(node: model.Node, peer: model.Peer) -> PeerSettings:
         password=peer.password,
         ttl=ttl,
         min_ttl=min_ttl,
+        bfd=bfd_config(peer),
         session=fsm.SessionConfig(
             local_asn=node.asn,
             peer_asn=peer.asn,
@@ -130,7 +143,9 @@ class Daemon:
         if self.args.metrics:
             serve(
                 self.args.metrics,
-                SpeakerCollector(lambda: dict(self.speaker.runners), self._health_state, self.reloads),
+                SpeakerCollector(
+                    lambda: dict(self.speaker.runners), self._health_state, self.reloads, bfd=self.speaker.bfd_sessions
+                ),
             )
         self._apply(config, errors)
         if self.drain and self.drain["state"] == "draining":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import start_http_server
 from prometheus_client.core import REGISTRY, CounterMetricFamily, GaugeMetricFamily, Metric
@@ -23,10 +24,12 @@ class SpeakerCollector(Collector):
         runners: Callable[[], Mapping[str, object]],
         health: Callable[[], Mapping[str, bool | None]],
         reloads: ReloadCounter,
+        bfd: Callable[[], Mapping[str, object]] | None = None,
     ) -> None:
         self._runners = runners
         self._health = health
         self._reloads = reloads
+        self._bfd = bfd
 
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily("bgplb_session_up", "1 when the BGP session is Established", labels=["peer"])
@@ -51,6 +54,34 @@ class SpeakerCollector(Collector):
         for result, count in self._reloads.results.items():
             reloads.add_metric([result], float(count))
         yield reloads
+        if self._bfd is not None:
+            yield from bfd_metrics(self._bfd())
+
+
+def bfd_metrics(sessions: Mapping[str, object]) -> Iterator[Metric]:
+    """Per peer with BFD running: Up or not, state changes, packets sent / received / discarded by reason."""
+    from bgplb.bfd.session import DISCARD_KINDS
+
+    up = GaugeMetricFamily("bgplb_bfd_session_up", "1 when the peer's BFD session is Up", labels=["peer"])
+    changes = CounterMetricFamily("bgplb_bfd_state_changes", "BFD state changes, by the state entered",
+                                  labels=["peer", "state"])  # fmt: skip
+    detect = GaugeMetricFamily("bgplb_bfd_detect_time_seconds", "Negotiated BFD detection time (0 before the peer "
+                               "was heard)", labels=["peer"])  # fmt: skip
+    sent = CounterMetricFamily("bgplb_bfd_packets_sent", "BFD control packets sent", labels=["peer"])
+    received = CounterMetricFamily("bgplb_bfd_packets_received", "BFD control packets accepted", labels=["peer"])
+    discarded = CounterMetricFamily("bgplb_bfd_packets_discarded", "BFD packets discarded, by reason",
+                                    labels=["peer", "reason"])  # fmt: skip
+    for name, session in sessions.items():
+        s: Any = session
+        up.add_metric([name], 1.0 if str(s.state) == "Up" else 0.0)
+        for state in ("AdminDown", "Down", "Init", "Up"):
+            changes.add_metric([name, state], float(s.transitions[state]))
+        detect.add_metric([name], s.detect_time)
+        sent.add_metric([name], float(s.sent))
+        received.add_metric([name], float(s.received))
+        for reason in DISCARD_KINDS:
+            discarded.add_metric([name, reason], float(s.discarded[reason]))
+    yield from (up, changes, detect, sent, received, discarded)
 
 
 def serve(address: str, collector: SpeakerCollector) -> None:

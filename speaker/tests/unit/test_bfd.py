@@ -292,9 +292,11 @@ def test_ttl_below_255_is_discarded():
     assert s.state is State.DOWN and s.remote_discr == 0 and s.discarded["ttl"] == 3
     s.datagram_received(data, 0.2, ttl=255)
     assert s.state is State.INIT
-    multihop = Session(SessionConfig(multihop=True), 1)
+    multihop = Session(SessionConfig(multihop=True, min_ttl=250), 1)
+    multihop.datagram_received(data, 0.0, ttl=249)
+    assert multihop.state is State.DOWN and multihop.discarded["ttl"] == 1  # RFC 5883: below the minimum
     multihop.datagram_received(data, 0.0, ttl=250)
-    assert multihop.state is State.INIT  # RFC 5883: the caller checks the hop count
+    assert multihop.state is State.INIT
 
 
 @pytest.mark.parametrize(

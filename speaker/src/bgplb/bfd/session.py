@@ -12,17 +12,50 @@ and calls `handle_timers()` again at `next_deadline()`.
   detect multiplier is 1) (§6.8.7). Detection time = the peer's detect multiplier x max(our Required Min RX, the
   peer's Desired Min TX) (§6.8.4).
 - Demand mode and echo are not implemented: we never set D and always advertise Required Min Echo RX 0.
+- Optional keyed SHA1 / meticulous keyed SHA1 authentication (§6.7.4): every packet is signed and every received
+  one must carry a good digest and a sequence number in the window; the key is never in a repr, status or log.
+- Multihop (RFC 5883): the received TTL must be at least `min_ttl` instead of exactly 255.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import random
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
-from bgplb.bfd.packet import TTL, Diag, MalformedPacket, Packet, State, decode
+from bgplb.bfd.packet import HEADER_LEN, TTL, Auth, AuthType, Diag, MalformedPacket, Packet, State, decode
 
 SLOW_TX = 1_000_000  # µs: the floor of the advertised Desired Min TX while not Up (§6.8.3)
+SHA1_LEN = 20
+_DIGEST_AT = HEADER_LEN + 3 + 1 + 4  # Auth Type, Auth Len, Key ID, Reserved, Sequence Number, then the digest
+AUTH_TYPES = {"keyed-sha1": AuthType.KEYED_SHA1, "meticulous-keyed-sha1": AuthType.METICULOUS_KEYED_SHA1}
+
+
+@dataclass(frozen=True, slots=True)
+class AuthConfig:
+    """Keyed SHA1 (RFC 5880 §6.7.4): `type` is `keyed-sha1` or `meticulous-keyed-sha1`; `key` 1-20 bytes."""
+
+    type: str
+    key_id: int
+    key: bytes = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if self.type not in AUTH_TYPES:
+            raise ValueError(f"auth type {self.type!r}: expected one of {', '.join(AUTH_TYPES)}")
+        if not 0 <= self.key_id <= 255:
+            raise ValueError(f"auth key id {self.key_id}: expected 0..255")
+        if not 1 <= len(self.key) <= SHA1_LEN:
+            raise ValueError(f"auth key of {len(self.key)} bytes: expected 1..{SHA1_LEN}")
+
+    @property
+    def code(self) -> AuthType:
+        return AUTH_TYPES[self.type]
+
+    @property
+    def meticulous(self) -> bool:
+        return self.code is AuthType.METICULOUS_KEYED_SHA1
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,9 +66,13 @@ class SessionConfig:
     min_tx: int = 300  # Desired Min TX Interval
     multiplier: int = 3  # Detect Mult
     passive: bool = False  # do not send until the peer has (§6.1)
-    multihop: bool = False  # RFC 5883: no TTL 255 check (the caller checks its minimum TTL)
+    multihop: bool = False  # RFC 5883: UDP 4784, TTL >= min_ttl instead of == 255 on receipt
+    min_ttl: int = 254  # multihop only
+    auth: AuthConfig | None = None
 
     def __post_init__(self) -> None:
+        if not 1 <= self.min_ttl <= 255:
+            raise ValueError(f"min_ttl {self.min_ttl}: expected 1..255")
         if not 1 <= self.multiplier <= 255:
             raise ValueError(f"multiplier {self.multiplier}: expected 1..255")
         for name in ("min_rx", "min_tx"):
@@ -59,10 +96,11 @@ class StateChanged:
 
 @dataclass(frozen=True, slots=True)
 class Discarded:
-    kind: str  # ttl | malformed | discriminator | auth
+    kind: str  # ttl | malformed | discriminator | auth (see DISCARD_KINDS)
     reason: str
 
 
+DISCARD_KINDS = ("ttl", "malformed", "discriminator", "auth")
 Action = Send
 Event = StateChanged | Discarded
 
@@ -98,7 +136,11 @@ class Session:
         self.received = 0
         self.discarded: Counter[str] = Counter()
         self.up_count = 0
+        self.transitions: Counter[str] = Counter()  # state entered -> times
         self.last_change: float | None = None
+        self._xmit_seq = self._rng.randrange(2**32)  # §6.8.1: bfd.XmitAuthSeq starts random
+        self._rcv_seq: int | None = None  # bfd.RcvAuthSeq while bfd.AuthSeqKnown
+        self._last_rx: float | None = None
 
     # --- reading ---------------------------------------------------------------------------------------------------
     def poll(self) -> list[Action | Event]:
@@ -124,14 +166,23 @@ class Session:
     def polling(self) -> bool:
         return self._poll is not None
 
-    def status(self) -> dict[str, object]:
-        return {"state": str(self.state), "diag": str(self.diag), "local_discr": self.local_discr,
-                "remote_discr": self.remote_discr, "remote_state": str(self.remote_state),
-                "remote_diag": str(self.remote_diag), "tx_interval_ms": round(self.tx_interval * 1000, 3),
+    @property
+    def rx_interval(self) -> float:
+        """Seconds between the peer's packets as negotiated: max(our Required Min RX, its Desired Min TX)."""
+        return max(self._rx_in_force, self.remote_min_tx) / 1e6
+
+    def status(self, now: float | None = None) -> dict[str, object]:
+        """The session as `bgplbctl status --json` shows it (speaker/docs/bfd.md); never the key."""
+        since = None if now is None or self.last_change is None else round(now - self.last_change, 3)
+        return {"state": str(self.state), "diag": str(self.diag), "remote_state": str(self.remote_state),
+                "remote_diag": str(self.remote_diag), "local_discr": self.local_discr,
+                "remote_discr": self.remote_discr, "tx_interval_ms": round(self.tx_interval * 1000, 3),
+                "rx_interval_ms": round(self.rx_interval * 1000, 3),
                 "detect_time_ms": round(self.detect_time * 1000, 3), "remote_min_rx_ms": self.remote_min_rx / 1000,
                 "remote_min_tx_ms": self.remote_min_tx / 1000, "remote_multiplier": self.remote_mult,
-                "polling": self.polling, "sent": self.sent, "received": self.received, "up_count": self.up_count,
-                "discarded": dict(self.discarded)}  # fmt: skip
+                "polling": self.polling, "up_count": self.up_count, "since": since,
+                "packets_sent": self.sent, "packets_received": self.received,
+                "discarded": {k: self.discarded[k] for k in DISCARD_KINDS}}  # fmt: skip
 
     # --- inputs ----------------------------------------------------------------------------------------------------
     def start(self, now: float) -> None:
@@ -163,30 +214,38 @@ class Session:
             multiplier=cfg.multiplier if multiplier is None else multiplier,
             passive=cfg.passive,
             multihop=cfg.multihop,
+            min_ttl=cfg.min_ttl,
+            auth=cfg.auth,
         )
         self._update_advertised(now, send=True)
 
     def datagram_received(self, data: bytes, now: float, *, ttl: int | None) -> None:
         """One UDP payload from the peer's address, with the TTL / hop limit it arrived with."""
-        if not self.config.multihop and ttl != TTL:
+        if self.config.multihop:
+            if ttl is None or ttl < self.config.min_ttl:
+                return self._discard("ttl", f"ttl {ttl} < {self.config.min_ttl}")
+        elif ttl != TTL:
             return self._discard("ttl", f"ttl {ttl} != {TTL}")
         try:
             pkt = decode(data)
         except MalformedPacket as err:
             return self._discard("malformed", str(err))
-        self.packet_received(pkt, now)
+        self.packet_received(pkt, now, data)
 
-    def packet_received(self, pkt: Packet, now: float) -> None:
-        """The session part of RFC 5880 §6.8.6, for a packet that decoded."""
+    def packet_received(self, pkt: Packet, now: float, data: bytes = b"") -> None:
+        """The session part of RFC 5880 §6.8.6, for a packet that decoded (`data`: its bytes, for the digest)."""
         if pkt.your_discr != 0 and pkt.your_discr != self.local_discr:
             return self._discard("discriminator", f"your discriminator {pkt.your_discr} is not ours")
         if pkt.your_discr == 0 and pkt.state not in (State.DOWN, State.ADMIN_DOWN):
             return self._discard("discriminator", f"your discriminator is zero in state {pkt.state}")
-        if pkt.auth is not None:
+        if self.config.auth is None and pkt.auth is not None:
             return self._discard("auth", "authentication present but not configured")
+        if self.config.auth is not None and (reason := self._check_auth(pkt, data, now)):
+            return self._discard("auth", reason)
         if pkt.poll and pkt.final:
             return self._discard("malformed", "both poll and final bits set")
         self.received += 1
+        self._last_rx = now
         self.remote_discr = pkt.my_discr
         self.remote_state = pkt.state
         self.remote_diag = pkt.diag
@@ -241,6 +300,45 @@ class Session:
         self.discarded[kind] += 1
         self._out.append(Discarded(kind, reason))
 
+    def _check_auth(self, pkt: Packet, data: bytes, now: float) -> str | None:
+        """Why an authenticated packet is refused (§6.7.4), or None; on success the sequence number is taken."""
+        auth = self.config.auth
+        assert auth is not None
+        if pkt.auth is None:
+            return "authentication required but absent"
+        if pkt.auth.type != auth.code:
+            return f"auth type {pkt.auth.type}, expected {int(auth.code)}"
+        if pkt.auth.key_id != auth.key_id:
+            return f"auth key id {pkt.auth.key_id}, expected {auth.key_id}"
+        seq = int.from_bytes(pkt.auth.data[1:5], "big")
+        if self._rcv_seq is not None and self._last_rx is not None and now - self._last_rx > 2 * self.detect_time:
+            self._rcv_seq = None  # §6.8.1: AuthSeqKnown is reset after twice the detection time without packets
+        if self._rcv_seq is not None:
+            low = (self._rcv_seq + (1 if auth.meticulous else 0)) % 2**32
+            if (seq - low) % 2**32 > 3 * pkt.detect_mult:
+                return f"sequence number {seq} out of the window from {low}"
+        length = HEADER_LEN + 3 + len(pkt.auth.data)
+        signed = bytearray(data[:length])
+        if len(signed) != length:
+            return "authentication section truncated"
+        digest = bytes(signed[_DIGEST_AT:length])
+        signed[_DIGEST_AT:length] = auth.key.ljust(SHA1_LEN, b"\0")
+        if not hmac.compare_digest(digest, hashlib.sha1(signed).digest()):
+            return "bad digest"
+        self._rcv_seq = seq
+        return None
+
+    def _sign(self, pkt: Packet) -> bytes:
+        auth = self.config.auth
+        if auth is None:
+            return pkt.encode()
+        if auth.meticulous or self.sent % 2 == 0:  # keyed: any increment is allowed; meticulous: every packet
+            self._xmit_seq = (self._xmit_seq + 1) % 2**32
+        section = b"\0" + self._xmit_seq.to_bytes(4, "big") + auth.key.ljust(SHA1_LEN, b"\0")
+        data = bytearray(replace(pkt, auth=Auth(int(auth.code), auth.key_id, section)).encode())
+        data[_DIGEST_AT:] = hashlib.sha1(data).digest()
+        return bytes(data)
+
     def _forget_remote(self) -> None:
         self.remote_discr = 0
         self.remote_state = State.DOWN
@@ -259,6 +357,7 @@ class Session:
         self.state = new
         self.diag = diag
         self.last_change = now
+        self.transitions[str(new)] += 1
         if new is State.UP:
             self.up_count += 1
         self._out.append(StateChanged(old, new, diag, remote_admin_down))
@@ -304,7 +403,7 @@ class Session:
             poll=self._poll is not None and not final,
             final=final,
         )
-        self._out.append(Send(pkt.encode()))
+        self._out.append(Send(self._sign(pkt)))
         self.sent += 1
         if reschedule or self._tx_deadline is None:
             if self.remote_min_rx == 0:  # the peer asks for no packets (§6.8.7)

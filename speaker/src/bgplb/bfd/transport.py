@@ -1,7 +1,8 @@
-"""The asyncio side of BFD (RFC 5881 single hop): sockets and timers around `bgplb.bfd.session.Session`.
+"""The asyncio side of BFD (RFC 5881 single hop, RFC 5883 multihop): sockets and timers around `Session`.
 
-- One listener per local address on UDP 3784, shared by the sessions from that address, with IP_RECVTTL /
-  IPV6_RECVHOPLIMIT: each datagram goes with its TTL to the session of its source address, which drops TTL < 255.
+- One listener per local address and port (UDP 3784 single hop, 4784 multihop), shared by the sessions from that
+  address, with IP_RECVTTL / IPV6_RECVHOPLIMIT: each datagram goes with its TTL to the session of its source address,
+  which drops TTL < 255 (single hop) or below its minimum (multihop).
 - One sending socket per session, bound to the local address and a source port in 49152-65535 kept for the life of
   the session (RFC 5881 §4), sending with TTL / hop limit 255.
 - One timer per session at its `next_deadline()`; the clock is `loop.time()` (monotonic).
@@ -19,7 +20,7 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from bgplb.bfd.packet import PORT, SOURCE_PORTS, TTL
+from bgplb.bfd.packet import MULTIHOP_PORT, PORT, SOURCE_PORTS, TTL
 from bgplb.bfd.session import Event, Send, Session, SessionConfig
 
 log = logging.getLogger("bgplb.bfd")
@@ -53,6 +54,7 @@ class _Peer:
     key: Key
     session: Session
     sock: socket.socket
+    port: int
     timer: asyncio.TimerHandle | None = None
     send_errors: int = 0
 
@@ -68,12 +70,11 @@ class BfdTransport:
     """Runs BFD sessions: `add()` one per (local, peer) address pair; `on_event` gets their state changes."""
 
     def __init__(self, on_event: OnEvent, *, loop: asyncio.AbstractEventLoop | None = None,
-                 rng: random.Random | None = None, port: int = PORT) -> None:  # fmt: skip
+                 rng: random.Random | None = None) -> None:  # fmt: skip
         self.on_event = on_event
         self.loop = loop or asyncio.get_running_loop()
         self._rng = rng or random.SystemRandom()
-        self._port = port
-        self._listeners: dict[str, _Listener] = {}
+        self._listeners: dict[tuple[str, int], _Listener] = {}
         self._peers: dict[Key, _Peer] = {}
 
     # --- API -------------------------------------------------------------------------------------------------------
@@ -81,12 +82,18 @@ class BfdTransport:
         key = (_norm(local), _norm(peer))
         if key in self._peers:
             raise ValueError(f"a BFD session {key[0]} -> {key[1]} exists")
-        listener = self._listeners.get(key[0]) or self._listen(key[0])
+        port = MULTIHOP_PORT if config.multihop else PORT
+        listener = self._listeners.get((key[0], port)) or self._listen(key[0], port)
         discrs = {p.session.local_discr for p in self._peers.values()}
         discr = 0
         while discr == 0 or discr in discrs:
             discr = self._rng.randrange(1, 2**32)
-        entry = _Peer(key, Session(config, discr, rng=random.Random(self._rng.random())), self._sender(key[0]))
+        try:
+            sender = self._sender(key[0])
+        except BaseException:
+            self._drop_listener(key[0], port)
+            raise
+        entry = _Peer(key, Session(config, discr, rng=random.Random(self._rng.random())), sender, port)
         self._peers[key] = listener.peers[key[1]] = entry
         entry.session.start(self.loop.time())
         self._pump(entry)
@@ -106,12 +113,15 @@ class BfdTransport:
         if entry.timer:
             entry.timer.cancel()
         entry.sock.close()
-        listener = self._listeners[key[0]]
-        del listener.peers[key[1]]
-        if not listener.peers:
+        del self._listeners[(key[0], entry.port)].peers[key[1]]
+        self._drop_listener(key[0], entry.port)
+
+    def _drop_listener(self, local: str, port: int) -> None:
+        listener = self._listeners.get((local, port))
+        if listener is not None and not listener.peers:
             self.loop.remove_reader(listener.sock.fileno())
             listener.sock.close()
-            del self._listeners[key[0]]
+            del self._listeners[(local, port)]
 
     def set_timers(self, local: str, peer: str, **timers: int) -> None:
         entry = self._peers[(_norm(local), _norm(peer))]
@@ -121,12 +131,20 @@ class BfdTransport:
     def sessions(self) -> dict[Key, Session]:
         return {k: p.session for k, p in self._peers.items()}
 
+    def session(self, local: str, peer: str) -> Session | None:
+        entry = self._peers.get((_norm(local), _norm(peer)))
+        return entry.session if entry else None
+
+    def unknown(self) -> int:
+        """Datagrams received from addresses without a session, since the start (listeners that closed excluded)."""
+        return sum(listener.unknown for listener in self._listeners.values())
+
     def close(self) -> None:
         for local, peer in list(self._peers):
             self.remove(local, peer)
 
     # --- sockets ---------------------------------------------------------------------------------------------------
-    def _listen(self, local: str) -> _Listener:
+    def _listen(self, local: str, port: int) -> _Listener:
         family = _family(local)
         sock = socket.socket(family, socket.SOCK_DGRAM)
         try:
@@ -137,12 +155,12 @@ class BfdTransport:
                 sock.setsockopt(socket.IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1)
             else:
                 sock.setsockopt(socket.IPPROTO_IP, IP_RECVTTL, 1)
-            sock.bind((local, self._port))
+            sock.bind((local, port))
         except BaseException:
             sock.close()
             raise
         listener = _Listener(sock)
-        self._listeners[local] = listener
+        self._listeners[(local, port)] = listener
         self.loop.add_reader(sock.fileno(), self._readable, listener)
         return listener
 
@@ -185,7 +203,7 @@ class BfdTransport:
 
     def _send(self, entry: _Peer, data: bytes) -> None:
         try:
-            entry.sock.sendto(data, (entry.key[1], self._port))
+            entry.sock.sendto(data, (entry.key[1], entry.port))
         except OSError as err:  # no route yet, buffer full: BFD is a stream of datagrams, the next one follows
             entry.send_errors += 1
             if entry.send_errors in (1, 10, 100) or entry.send_errors % 1000 == 0:

@@ -132,9 +132,9 @@ def cmd_status(args: argparse.Namespace) -> Any:
     if args.json:
         return {"ok": True, **status}
     rows = [[p["name"], p["address"], p["asn"], p["state"], render.uptime(p["uptime"]), p["prefixes_sent"],
-             p["last_error"] or ""] for p in status["peers"]]  # fmt: skip
+             (p.get("bfd") or {}).get("state", "-"), p["last_error"] or ""] for p in status["peers"]]  # fmt: skip
     out = [f"node {status['node']}" + (f"  drain: {status['drain']['state']}" if status["drain"] else ""),
-           render.table(rows, ["PEER", "ADDRESS", "ASN", "STATE", "UPTIME", "SENT", "LAST ERROR"])]  # fmt: skip
+           render.table(rows, ["PEER", "ADDRESS", "ASN", "STATE", "UPTIME", "SENT", "BFD", "LAST ERROR"])]  # fmt: skip
     out += [f"config error: {e}" for e in status["config_errors"]]
     return "\n".join(out)
 
