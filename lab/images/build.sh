@@ -3,7 +3,6 @@
 #   localhost/bgplb-base:bookworm    Debian bookworm minbase, systemd as PID 1, python3 + venv + packaging (Ansible
 #                                    target; ansible.builtin.pip needs packaging)
 #   localhost/bgplb-frr:bookworm     base + frr, frr-pythontools            (routers)
-#   localhost/bgplb-bird:bookworm    base + bird2                           (routers of the bird scenario)
 #   localhost/bgplb-node:bookworm    = base                                 (speaker nodes; Ansible installs the speaker)
 #   localhost/bgplb-client:bookworm  = base                                 (traffic client: curl, python3)
 # Idempotent: an image is rebuilt only when it is missing or its label bgplb.build-hash differs from the hash of the
@@ -16,7 +15,7 @@ force=0
 for arg in "$@"; do
   case "$arg" in
     --force) force=1 ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) echo "usage: $0 [--force]" >&2; exit 2 ;;
   esac
 done
@@ -27,7 +26,6 @@ CACHE=/var/cache/bgplb-lab
 INCLUDE=systemd,systemd-sysv,dbus,python3,python3-venv,python3-packaging,python3-apt,iproute2,iputils-ping,curl,ca-certificates,nftables,conntrack,procps,sudo,less,netbase,tcpdump
 BASE=localhost/bgplb-base:$SUITE
 FRR=localhost/bgplb-frr:$SUITE
-BIRD=localhost/bgplb-bird:$SUITE
 NODE=localhost/bgplb-node:$SUITE
 CLIENT=localhost/bgplb-client:$SUITE
 # Units that cannot work (or are pointless) in a container; masked so `systemctl is-system-running` says "running".
@@ -130,14 +128,6 @@ build_frr() {
     || { tail -30 "$CACHE/build-frr.log" >&2; die "podman build of $FRR failed (log: $CACHE/build-frr.log)"; }
 }
 
-build_bird() {
-  if up_to_date "$BIRD"; then echo "== $BIRD is up to date ($HASH)"; return; fi
-  echo "== building $BIRD (apt-get install bird2, under a minute)"
-  podman build --pull=never --layers=false --network=host --label "bgplb.build-hash=$HASH" \
-    -f "$here/Containerfile.bird" -t "$BIRD" "$here" >"$CACHE/build-bird.log" 2>&1 \
-    || { tail -30 "$CACHE/build-bird.log" >&2; die "podman build of $BIRD failed (log: $CACHE/build-bird.log)"; }
-}
-
 tag_of_base() {
   if up_to_date "$1" && [ "$(podman image inspect --format '{{.Id}}' "$1")" = "$(podman image inspect --format '{{.Id}}' "$BASE")" ]; then
     echo "== $1 is up to date ($HASH)"; return
@@ -147,7 +137,7 @@ tag_of_base() {
 }
 
 # Image ids before the build: the ones a rebuild leaves untagged are removed at the end.
-old_ids="$(for i in "$BASE" "$FRR" "$BIRD"; do podman image inspect --format '{{.Id}}' "$i" 2>/dev/null || true; done)"
+old_ids="$(for i in "$BASE" "$FRR"; do podman image inspect --format '{{.Id}}' "$i" 2>/dev/null || true; done)"
 mkdir -p "$CACHE"
 base_rebuilt=0
 t0=$SECONDS
@@ -155,7 +145,6 @@ build_base
 # A rebuilt base invalidates everything built on it.
 if [ "$base_rebuilt" = 1 ]; then force=1; fi
 build_frr
-build_bird
 tag_of_base "$NODE"
 tag_of_base "$CLIENT"
 for id in $old_ids; do
@@ -163,4 +152,4 @@ for id in $old_ids; do
     podman rmi "$id" >/dev/null 2>&1 || true   # still used by a container: leave it
   fi
 done
-echo "== images ready in $((SECONDS - t0))s: $BASE $FRR $BIRD $NODE $CLIENT (build hash $HASH)"
+echo "== images ready in $((SECONDS - t0))s: $BASE $FRR $NODE $CLIENT (build hash $HASH)"
