@@ -67,11 +67,18 @@ def up(sp: Speaker, frr: FrrRouter, net: NetnsPair) -> None:
              timeout=15, what="BFD Up both ends")  # fmt: skip
 
 
+def metrics(ns: Namespace) -> dict[str, float]:
+    """The speaker's `bgplb_bfd_*` series, scraped inside its namespace."""
+    text = ns.exec("python3", "-c", "import urllib.request as u; print(u.urlopen('http://127.0.0.1:9473/metrics')"
+                   ".read().decode())").stdout  # fmt: skip
+    return {k: float(v) for k, v in (line.rsplit(" ", 1) for line in text.splitlines() if line.startswith("bgplb_bfd"))}
+
+
 def test_bfd_down_takes_the_bgp_session_down_within_the_detection_time():
     with (
         NetnsPair() as net,
         FrrBfd(net.right, [Neighbor(net.left_v4, asn=64512)]) as frr,
-        Speaker(net.left, config(net)) as sp,
+        Speaker(net.left, config(net), "--metrics", "127.0.0.1:9473") as sp,
     ):
         sp.apply(POOL, ADV, SERVICE, peer(net, bfd=FAST))
         up(sp, frr, net)
@@ -91,10 +98,18 @@ def test_bfd_down_takes_the_bgp_session_down_within_the_detection_time():
         assert p["bfd"]["state"] == "Down" and p["bfd"]["diag"] == "detect-expired", p["bfd"]
         assert took < 0.3 + 0.25, took  # detection time 300 ms; the rest is nft, bgplbctl and polling
         assert "BFD Up -> Down (diag detect-expired" in sp.log()
+        m = metrics(net.left)
+        assert m['bgplb_bfd_session_up{peer="r1"}'] == 0, m
+        assert m['bgplb_bfd_state_changes_total{peer="r1",state="Up"}'] == 1
+        assert m['bgplb_bfd_state_changes_total{peer="r1",state="Down"}'] == 1
+        assert m['bgplb_bfd_packets_received_total{peer="r1"}'] >= 3
+        assert m['bgplb_bfd_detect_time_seconds{peer="r1"}'] == 0  # the peer is forgotten on detection
+        assert m['bgplb_bfd_packets_discarded_total{peer="r1",reason="ttl"}'] == 0
         # BFD back: BGP comes back too (it was not held down), BFD and BGP both Up again
         nft_clear(net.left)
         up(sp, frr, net)
         assert ours(sp)["bfd"]["up_count"] == 2
+        assert metrics(net.left)['bgplb_bfd_session_up{peer="r1"}'] == 1
 
 
 def test_timer_change_is_a_poll_sequence_without_a_bgp_reset_and_removing_bfd_sends_admin_down():

@@ -367,3 +367,63 @@ def test_a_poll_that_lowers_the_peers_rx_brings_our_next_packet_forward():
     (final,) = sent(s.poll())
     assert final.final and not final.poll
     assert s.next_deadline() <= 0.05 + 0.1  # type: ignore[operator]
+
+
+# --- authentication (RFC 5880 §6.7.4) -------------------------------------------------------------------------------
+def authed(kind: str, key: bytes = b"s3cret", key_id: int = 1) -> SessionConfig:
+    return SessionConfig(min_rx=100, min_tx=100, multiplier=3, auth=session.AuthConfig(kind, key_id, key))
+
+
+@pytest.mark.parametrize("kind", ["keyed-sha1", "meticulous-keyed-sha1"])
+def test_authenticated_sessions_come_up_and_stay_up_and_sign_every_packet(kind: str):
+    link = pair(authed(kind), authed(kind))
+    link.start()
+    link.run_until(5.0)
+    assert link.a.state is State.UP and link.b.state is State.UP
+    assert link.a.up_count == 1 and not any(link.a.discarded.values()) and not any(link.b.discarded.values())
+    pkts = [p for _, p in link.packets["a"]]
+    assert all(p.auth is not None and p.auth.type == session.AUTH_TYPES[kind] and len(p.auth.data) == 25 for p in pkts)
+    seqs = [int.from_bytes(p.auth.data[1:5], "big") for p in pkts]  # type: ignore[union-attr]
+    steps = {(b - a) % 2**32 for a, b in itertools.pairwise(seqs)}
+    assert steps == {1} if kind == "meticulous-keyed-sha1" else steps <= {0, 1}
+
+
+def test_wrong_key_key_id_type_or_missing_auth_never_comes_up():
+    for other in (authed("keyed-sha1", b"other"), authed("keyed-sha1", key_id=2), authed("meticulous-keyed-sha1"),
+                  FAST):  # fmt: skip
+        link = pair(authed("keyed-sha1"), other)
+        link.start()
+        link.run_until(5.0)
+        assert link.a.state is State.DOWN and link.a.received == 0 and link.a.discarded["auth"] > 0, other
+
+
+def test_replayed_and_out_of_window_packets_are_refused():
+    a = Session(authed("meticulous-keyed-sha1"), 0x1111, rng=random.Random(1))
+    b = Session(authed("meticulous-keyed-sha1"), 0x2222, rng=random.Random(2))
+    b.start(0)
+    first = next(x.data for x in b.poll() if isinstance(x, Send))
+    a.start(0)
+    a.poll()
+    a.datagram_received(first, 0.1, ttl=255)
+    assert a.received == 1 and a.state is State.INIT
+    a.datagram_received(first, 0.2, ttl=255)  # meticulous: the same sequence number again is a replay
+    assert a.received == 1 and a.discarded["auth"] == 1
+    far = bytearray(first)
+    far[28:32] = ((int.from_bytes(first[28:32], "big") + 100) % 2**32).to_bytes(4, "big")  # beyond 3 x DetectMult
+    a.datagram_received(bytes(far), 0.3, ttl=255)
+    assert a.discarded["auth"] == 2
+    out = [e.reason for e in a.poll() if isinstance(e, Discarded)]
+    assert out[0].startswith("sequence number") and out[1].startswith("sequence number"), out
+    b.handle_timers(1.5)
+    tampered = bytearray(next(x.data for x in b.poll() if isinstance(x, Send)))  # the next one, in the window
+    tampered[1] ^= 0x20  # the poll bit flipped in transit
+    a.datagram_received(bytes(tampered), 0.4, ttl=255)
+    assert [e.reason for e in a.poll() if isinstance(e, Discarded)] == ["bad digest"]
+
+
+def test_the_key_is_never_shown():
+    cfg = authed("keyed-sha1", b"very-s3cret")
+    s = Session(cfg, 1)
+    assert "very-s3cret" not in repr(cfg) and "very-s3cret" not in str(s.status(0.0))
+    with pytest.raises(ValueError, match="auth key of 21 bytes"):
+        session.AuthConfig("keyed-sha1", 1, b"x" * 21)
