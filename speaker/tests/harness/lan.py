@@ -75,7 +75,7 @@ class Lan:
         run(["ip", "link", "add", self.host_link, "type", "veth", "peer", "name", "up0", "netns", r.name])
         run(["ip", "addr", "add", f"{self.host_v4}/30", "dev", self.host_link])
         run(["ip", "link", "set", self.host_link, "up"])
-        run(["ip", "route", "add", self.subnet, "via", self.host_peer_v4, "dev", self.host_link])
+        run(["ip", "route", "replace", self.subnet, "via", self.host_peer_v4, "dev", self.host_link])
         r.exec("ip", "addr", "add", f"{self.host_peer_v4}/30", "dev", "up0")
         r.exec("ip", "link", "set", "up0", "up")
 

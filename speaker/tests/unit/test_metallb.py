@@ -181,7 +181,7 @@ def test_community_aliases_and_values():
 
 
 # --- refusals: each names the manifest and the field ----------------------------------------------------------------
-BFD = "the bgplb speaker does not run BFD (the routers can: the router role's bgplb_bfd)"
+BFD = "BFD profiles are not converted: give the bgplb peer its `bfd` settings (speaker/docs/bfd.md)"
 REFUSALS = [
     (manifest("L2Advertisement", "l2", {"ipAddressPools": ["public"]}),
      f"L2Advertisement {NS}/l2: not converted: bgplb announces over BGP only; L2 mode (ARP/NDP answers) is not "

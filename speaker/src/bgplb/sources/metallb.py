@@ -27,7 +27,7 @@ VERSIONS = {"IPAddressPool": ("v1beta1",), "BGPAdvertisement": ("v1beta1",), "Co
             "L2Advertisement": ("v1beta1",)}  # fmt: skip
 REFUSED_KINDS = {
     "L2Advertisement": "bgplb announces over BGP only; L2 mode (ARP/NDP answers) is not supported",
-    "BFDProfile": "the bgplb speaker does not run BFD (the routers can: the router role's bgplb_bfd)",
+    "BFDProfile": "BFD profiles are not converted: give the bgplb peer its `bfd` settings (speaker/docs/bfd.md)",
     "AddressPool": "MetalLB's removed AddressPool kind: convert it to an IPAddressPool and a BGPAdvertisement",
     "ConfigMap": "MetalLB's old ConfigMap configuration is not read: convert it to MetalLB's CRDs first",
 }
@@ -48,7 +48,7 @@ POOL_REFUSED = {"serviceAllocation": "bgplb does not restrict a pool to namespac
 PEER_REFUSED = {
     "vrf": "bgplb peers from the node's main routing table only (no VRFs)",
     "interface": "BGP unnumbered (peering over an interface) is not supported: give peerAddress",
-    "bfdProfile": "the bgplb speaker does not run BFD (the routers can: the router role's bgplb_bfd)",
+    "bfdProfile": "BFD profiles are not converted: give the bgplb peer its `bfd` settings (speaker/docs/bfd.md)",
 }
 PEER_HANDLED = {"myASN", "dynamicASN", "peerPort", "routerID", "passwordSecret", "nodeSelectors",
                 "enableGracefulRestart", "disableMP"}  # fmt: skip
