@@ -18,8 +18,8 @@ description:
     the module waits until the node hands on no flow any more (flows the routers moved to it that belong to other
     nodes).
   - Runs on the node itself. The hand-back routes on the B(other) nodes (where they hand packets to) are set by
-    the C(baremetal.bgplb.drain) and C(baremetal.bgplb.undrain) playbooks around this module; see docs/drain.md.
-  - Like C(kubernetes.core.k8s_drain), running out of O(wait_timeout) does not fail the task: it returns
+    the C(baremetal.bgplb.drain) and C(baremetal.bgplb.undrain) playbooks around this module (see their headers).
+  - Like C(kubernetes.core.k8s_drain), running out of O(wait_timeout) does not fail the task; it returns
     RV(timed_out=true) and what is left (RV(connections_left), RV(flows_left)) with a warning.
 author: bgplb developers (@bgplb)
 extends_documentation_fragment:

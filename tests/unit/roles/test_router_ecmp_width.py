@@ -33,15 +33,19 @@ ROUTERS = {
     "paths_over_multipath_num": {"bgplb_router_maximum_paths": 257},
     "paths_below_nodes": {"bgplb_router_maximum_paths": 2},
     "paths_below_nodes_top2": {"bgplb_router_maximum_paths": 2, "bgplb_advertisements": TOP2},
-    "one_advertisement_unbounded": {"bgplb_router_maximum_paths": 2,
-                                    "bgplb_advertisements": [*TOP2, {"name": "c"}]},  # fmt: skip
+    "one_advertisement_unbounded": {"bgplb_router_maximum_paths": 2, "bgplb_advertisements": [*TOP2, {"name": "c"}]},
     "buckets_below_nodes": {"bgplb_router_resilient_buckets": 2},
     "buckets_below_nodes_no_resilient": {"bgplb_router_resilient_buckets": 2, "bgplb_router_resilient": False},
     "many_resilient": {"bgplb_router_nodes_group": "many", "bgplb_router_maximum_paths": 200},
-    "many_no_resilient": {"bgplb_router_nodes_group": "many", "bgplb_router_maximum_paths": 200,
-                          "bgplb_router_resilient": False},  # fmt: skip
-    "many_top64_resilient": {"bgplb_router_nodes_group": "many", "bgplb_advertisements": [{"name": "a",
-                             "max_announcers": 64}]},  # fmt: skip
+    "many_no_resilient": {
+        "bgplb_router_nodes_group": "many",
+        "bgplb_router_maximum_paths": 200,
+        "bgplb_router_resilient": False,
+    },
+    "many_top64_resilient": {
+        "bgplb_router_nodes_group": "many",
+        "bgplb_advertisements": [{"name": "a", "max_announcers": 64}],
+    },
 }
 
 
@@ -50,23 +54,31 @@ def results(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ecmp")
     inventory = {
         "all": {
-            "vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
-                     "bgplb_pools": POOLS},
+            "vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable, "bgplb_pools": POOLS},
             "children": {
                 "bgplb_nodes": {"hosts": FEW},
                 "many": {"hosts": MANY},
                 "routers": {"hosts": {h: {"bgplb_bgp_address": "10.0.0.1", **v} for h, v in ROUTERS.items()}},
             },
         }
-    }  # fmt: skip
+    }
     (tmp / "inventory.yml").write_text(yaml.safe_dump(inventory))
     (tmp / "play.yml").write_text(PLAYBOOK)
-    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json",
-           "ANSIBLE_LOCALHOST_WARNING": "0", "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0"}  # fmt: skip
+    env = {
+        **os.environ,
+        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+        "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json",
+        "ANSIBLE_LOCALHOST_WARNING": "0",
+        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0",
+    }
     proc = subprocess.run(
         [str(ROOT / ".venv/bin/ansible-playbook"), "-i", str(tmp / "inventory.yml"), str(tmp / "play.yml")],
-        capture_output=True, text=True, cwd=ROOT, env=env, timeout=300,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=300,
+    )
     out: dict[str, dict[str, object]] = {h: {} for h in ROUTERS}
     for play in json.loads(proc.stdout)["plays"]:
         for task in play["tasks"]:
@@ -80,9 +92,14 @@ def results(tmp_path_factory):
 
 @pytest.mark.parametrize(
     ("host", "width"),
-    [("ok_three", 3), ("paths_below_nodes_top2", 2), ("buckets_below_nodes_no_resilient", 3),
-     ("many_no_resilient", 123), ("many_top64_resilient", 64)],
-)  # fmt: skip
+    [
+        ("ok_three", 3),
+        ("paths_below_nodes_top2", 2),
+        ("buckets_below_nodes_no_resilient", 3),
+        ("many_no_resilient", 123),
+        ("many_top64_resilient", 64),
+    ],
+)
 def test_what_fits_passes_with_its_width(results, host, width):
     assert "failed" not in results[host], results[host]
     assert results[host]["width"] == width

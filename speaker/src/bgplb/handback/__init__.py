@@ -1,5 +1,5 @@
 """bgplb-handback: hand mid-stream TCP packets of connections a node does not have to the node that has them, while
-a node drains or returns (Beamer-style daisy chaining; docs/drain.md).
+a node drains or returns (Beamer-style daisy chaining; playbooks/drain.yml and undrain.yml).
 
     config (handback.yaml) + kernel state (nft -j, ip -j, bridge -j, /proc)  --plan-->  actions  --apply-->  kernel
 
