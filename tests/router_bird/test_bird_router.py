@@ -209,6 +209,9 @@ def test_only_pool_prefixes_are_accepted(lab):
     assert "198.51.100.0/24" not in table  # in the pool, but shorter than the /32 the advertisements allow
     assert "203.0.113.7/32" not in table  # outside the pool
     assert "0.0.0.0/0" not in table
+    # The IPv6 sessions come up on their own schedule: wait for every node's path before reading the table.
+    wait_for(lambda: kernel_gateways(lan, "2001:db8:100::10") == sorted(lan.node_v6), timeout=60,
+             what="the IPv6 service route over every node")  # fmt: skip
     six = bird.route_facts(router.birdc("show route all table master6"))
     assert sorted(p["next_hop"] for p in six["2001:db8:100::10/128"]) == sorted(lan.node_v6)
     assert "2001:db8:999::10/128" not in six
