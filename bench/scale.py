@@ -75,14 +75,15 @@ PLAYBOOK = """
 """
 
 
-def render_frr(nodes: int, routers: int, out: Path) -> list[str]:
-    """frr.conf of each router, rendered by the router role for an inventory of `nodes` nodes."""
+def render_frr(nodes: int, routers: int, out: Path, extra_vars: dict[str, Any] | None = None) -> list[str]:
+    """frr.conf of each router, rendered by the router role for an inventory of `nodes` nodes (and `extra_vars`)."""
     inventory = {
         "all": {
             "vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
                      "bgplb_pools": [{"name": "bench", "addresses": [POOL]}],
                      "bgplb_router_maximum_paths": max(64, nodes), "bgplb_router_log": "stdout informational",
-                     "bgplb_router_resilient": nodes <= 122},  # the agent is not run here; over 122 it is refused
+                     "bgplb_router_resilient": nodes <= 122,  # the agent is not run here; over 122 it is refused
+                     **(extra_vars or {})},
             "children": {
                 "bgplb_routers": {"hosts": {f"r{r + 1}": {"bgplb_bgp_address": router_address(r)}
                                             for r in range(routers)}},
@@ -151,22 +152,30 @@ def ip_batch(lines: list[str], check: bool = True, ns: str | None = None) -> Non
 
 
 class Router:
-    """zebra + bgpd with the role's frr.conf in a router namespace."""
+    """zebra + bgpd with the role's frr.conf in a router namespace; bfdd too when the config has a `bfd` block."""
 
     def __init__(self, ns: Namespace, conf: str) -> None:
         self.ns, self.dir = ns, Path(tempfile.mkdtemp(prefix="bgplbt-frr-"))
-        (self.dir / "frr.conf").write_text(conf)
+        bfd = bfd_block(conf)  # bfdd's part: bgpd would read its `exit` as the end of the configuration
+        (self.dir / "frr.conf").write_text(conf.replace(bfd, "") if bfd else conf)
         (self.dir / "zebra.conf").write_text("")
-        for p in (self.dir, self.dir / "frr.conf", self.dir / "zebra.conf"):
+        files = [self.dir, self.dir / "frr.conf", self.dir / "zebra.conf"]
+        self.daemons = ["zebra", "bgpd"]
+        if bfd:
+            (self.dir / "bfdd.conf").write_text(bfd)
+            files.append(self.dir / "bfdd.conf")
+            self.daemons.append("bfdd")
+        for p in files:
             os.chown(p, *frr_ids())
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
     def start(self) -> Router:
-        for daemon in ("zebra", "bgpd"):
-            conf = self.dir / ("frr.conf" if daemon == "bgpd" else "zebra.conf")
+        for daemon in self.daemons:
+            conf = self.dir / ("frr.conf" if daemon == "bgpd" else f"{daemon}.conf")
+            extra = ["--bfdctl", str(self.dir / "bfdd.sock")] if daemon == "bfdd" else []
             args = [f"{FRR}/{daemon}", "-N", self.ns.name, "--vty_socket", str(self.dir), "-z", str(self.dir / "zs"),
                     "-i", str(self.dir / f"{daemon}.pid"), "-f", str(conf), "-A", "127.0.0.1",
-                    "--log", f"file:{self.dir}/{daemon}.log"]  # fmt: skip
+                    "--log", f"file:{self.dir}/{daemon}.log", *extra]  # fmt: skip
             self.procs[daemon] = self.ns.popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             deadline = time.monotonic() + 20
             while not (self.dir / f"{daemon}.vty").exists():
@@ -219,6 +228,16 @@ class Router:
                     proc.wait(timeout=10)
                 except subprocess.TimeoutExpired:
                     proc.kill()
+
+
+def bfd_block(conf: str) -> str:
+    """The `bfd` ... `exit` block of an integrated frr.conf (what bfdd reads), or "" when there is none."""
+    lines = conf.splitlines()
+    if "bfd" not in lines:
+        return ""
+    start = lines.index("bfd")
+    end = next(i for i in range(start + 1, len(lines)) if lines[i] in ("exit", "!"))
+    return "\n".join(lines[start : end + 1]) + "\n"
 
 
 def frr_ids() -> tuple[int, int]:

@@ -24,7 +24,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from bgplb import bfd, model, planner
 from bgplb.api import ApiServer
@@ -127,8 +127,8 @@ class Daemon:
         self._fingerprint = self.store.fingerprint()
         for error in errors:
             log.error("config: %s (ignored)", error)
-        self.speaker = Speaker(listen=tuple(self.args.listen), port=self.args.port, restarting=restarting)
-        await self.speaker.start()
+        self.speaker = speaker = Speaker(listen=tuple(self.args.listen), port=self.args.port, restarting=restarting)
+        await speaker.start()
         api = ApiServer(
             Path(self.args.socket),
             {
@@ -141,12 +141,10 @@ class Daemon:
         )
         await api.start()
         if self.args.metrics:
-            serve(
-                self.args.metrics,
-                SpeakerCollector(
-                    lambda: dict(self.speaker.runners), self._health_state, self.reloads, bfd=self.speaker.bfd_sessions
-                ),
+            collector = SpeakerCollector(
+                lambda: dict(speaker.runners), self._health_state, self.reloads, bfd=speaker.bfd_sessions
             )
+            serve(self.args.metrics, collector)
         self._apply(config, errors)
         if self.drain and self.drain["state"] == "draining":
             self._drain_task = loop.create_task(self._finish_drain())
@@ -246,7 +244,7 @@ class Daemon:
             from bgplb.sources.kube.source import KubernetesSource  # the kubernetes client only when configured
 
             self.kube = KubernetesSource(config.kubernetes, config.node.name, self._pools, self._on_kubernetes,
-                                         node=lambda: self.config.node)  # fmt: skip
+                                         node=lambda: (self.config or config).node)  # fmt: skip
             asyncio.get_running_loop().create_task(self.kube.start())
 
     def _pools(self) -> tuple[model.Pool, ...]:
@@ -410,7 +408,7 @@ class Daemon:
 MAX_DRAIN_WAIT = 7 * 86400.0
 
 
-def valid_drain(drain: Any) -> bool:
+def valid_drain(drain: Any) -> TypeGuard[dict[str, Any]]:
     """drain.json as _save_drain writes it: a state and finite times."""
     return (
         isinstance(drain, dict)

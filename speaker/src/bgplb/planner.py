@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 
 from bgplb.bgp.route import Route
 from bgplb.bgp.wire import COMMUNITY_GRACEFUL_SHUTDOWN, parse_large_community
@@ -14,6 +15,28 @@ from bgplb.model.validate import advertised_peers, advertised_pools, community_v
 from bgplb.rendezvous import announcers
 
 Plan = dict[str, dict[str, Route]]
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """What one advertisement does with the addresses of a pool it selects."""
+
+    len4: int
+    len6: int
+    communities: frozenset[int]
+    large: frozenset[tuple[int, int, int]]
+    local_pref: int | None
+    targets: tuple[Peer, ...]
+    top: int | None  # max_announcers
+
+
+@dataclass
+class _Merged:
+    """The attributes of one prefix towards one peer, joined over the advertisements that select it."""
+
+    communities: frozenset[int] = frozenset()
+    large: frozenset[tuple[int, int, int]] = frozenset()
+    local_pref: int | None = None
 
 
 def serves(config: Config, service: Service) -> bool:
@@ -48,56 +71,52 @@ def plan(
     for pool in config.pools:
         for net in pool_networks(pool):
             owner[net] = pool.name
-    rules: dict[
-        str, list[tuple[int, int, frozenset[int], frozenset[tuple[int, int, int]], int | None, list[Peer], int | None]]
-    ] = {}
+    rules: dict[str, list[_Rule]] = {}
     for adv in config.advertisements:
         if not selects(adv.node_selectors, node.labels):
             continue
-        targets = [p for p in advertised_peers(config, adv) if p.name in peers]
-        communities = frozenset(community_value(config, c) for c in adv.communities)
-        large = frozenset(parse_large_community(c) for c in adv.large_communities)
+        rule = _Rule(
+            len4=adv.aggregation_length,
+            len6=adv.aggregation_length_v6,
+            communities=frozenset(community_value(config, c) for c in adv.communities),
+            large=frozenset(parse_large_community(c) for c in adv.large_communities),
+            local_pref=adv.local_pref,
+            targets=tuple(p for p in advertised_peers(config, adv) if p.name in peers),
+            top=adv.max_announcers,
+        )
         for pool_name in advertised_pools(config, adv):
-            rules.setdefault(pool_name, []).append(
-                (
-                    adv.aggregation_length,
-                    adv.aggregation_length_v6,
-                    communities,
-                    large,
-                    adv.local_pref,
-                    targets,
-                    adv.max_announcers,
-                )
-            )
-    merged: dict[tuple[str, str], tuple[set[int], set[tuple[int, int, int]], int | None]] = {}
+            rules.setdefault(pool_name, []).append(rule)
+    merged: dict[tuple[str, str], _Merged] = {}
     for service in config.services:
         if not serves(config, service) or not announced(service, healthy):
             continue
         for address in service.address:
             ip = ipaddress.ip_address(address)
-            pool_name = next((name for net, name in owner.items() if ip in net), None)
-            for len4, len6, communities, large, local_pref, targets, top in rules.get(pool_name or "", ()):
+            owning = next((name for net, name in owner.items() if ip in net), None)
+            for rule in rules.get(owning or "", ()):
                 eligible = (members or {}).get(service.name)
-                if top is not None and eligible is not None and node.name not in announcers(address, eligible, top):
+                limited = rule.top is not None and eligible is not None
+                if limited and node.name not in announcers(address, eligible or (), rule.top or 0):
                     continue
-                prefix = aggregate(address, len4, len6)
+                prefix = aggregate(address, rule.len4, rule.len6)
                 family = "ipv6" if ip.version == 6 else "ipv4"
-                for peer in targets:
+                for peer in rule.targets:
                     if family not in peer_families(peer):
                         continue
-                    entry = merged.setdefault((peer.name, prefix), (set(), set(), None))
-                    entry[0].update(communities)
-                    entry[1].update(large)
-                    if local_pref is not None and peer.asn == node.asn:
-                        merged[peer.name, prefix] = (entry[0], entry[1], max(local_pref, entry[2] or 0))
+                    entry = merged.setdefault((peer.name, prefix), _Merged())
+                    entry.communities |= rule.communities
+                    entry.large |= rule.large
+                    if rule.local_pref is not None and peer.asn == node.asn:
+                        entry.local_pref = max(rule.local_pref, entry.local_pref or 0)
     interned: dict[Route, Route] = {}
     asn_of = {p.name: p.asn for p in peers.values()}
-    for (peer_name, prefix), (communities, large, local_pref) in merged.items():
+    for (peer_name, prefix), entry in merged.items():
+        communities, local_pref = entry.communities, entry.local_pref
         if drained:
             communities = communities | {COMMUNITY_GRACEFUL_SHUTDOWN}
             if asn_of[peer_name] == node.asn:
                 local_pref = 0
         route = Route(local_pref=local_pref, communities=tuple(sorted(communities)),
-                      large_communities=tuple(sorted(large)))  # fmt: skip
+                      large_communities=tuple(sorted(entry.large)))  # fmt: skip
         out[peer_name][prefix] = interned.setdefault(route, route)
     return out

@@ -150,7 +150,7 @@ def decode(data: bytes) -> Packet:
         state=State(sf >> 6),
         my_discr=my,
         your_discr=your,
-        diag=Diag(diag) if diag in Diag._value2member_map_ else diag,  # type: ignore[arg-type]
+        diag=Diag(diag) if diag in Diag._value2member_map_ else diag,
         detect_mult=mult,
         desired_min_tx=tx,
         required_min_rx=rx,

@@ -253,6 +253,7 @@ def plan_route(config: Config, state: State, to: Target) -> list[Action]:
         fam = state.family(version)
         table = ("table", str(config.table))
         opt = FAMILY_OPT[version]
+        argv: tuple[str, ...]
         if to.blackhole:
             want: dict[str, Any] | None = {"type": "blackhole"}
             argv = ("ip", opt, "route", "replace", "blackhole", "default", *table)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import ipaddress
+from collections.abc import Iterable
 
 from bgplb.model.objects import Pool
 
@@ -18,7 +19,7 @@ def networks(entry: str) -> list[Network]:
     """The CIDRs that exactly cover one pool entry (a CIDR or a range)."""
     if "-" in entry:
         first, last = (ipaddress.ip_address(x) for x in entry.split("-"))
-        return list(ipaddress.summarize_address_range(first, last))  # type: ignore[arg-type]
+        return list(ipaddress.summarize_address_range(first, last))
     return [ipaddress.ip_network(entry)]
 
 
@@ -81,6 +82,7 @@ def assign(pool: Pool, service: str, taken: set[str]) -> str | None:
     space = _Addresses(pool)
     if space.size == 0:
         return None
+    offsets: Iterable[int]
     if space.size <= ASSIGN_SAMPLE:
         offsets = range(space.size)
     else:

@@ -13,7 +13,10 @@ import ipaddress
 import reprlib
 from collections.abc import Callable
 from dataclasses import MISSING
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 MAX_ASN = 4294967295
 # The widest pool entry accepted, per family: a wider one is a mistake (0.0.0.0/0 would announce a default route).
@@ -70,7 +73,7 @@ def attr(kind: Kind, doc: str = "", default: Any = MISSING, *, default_doc: str 
     return dataclasses.field(default=default, repr=not secret, compare=compare, metadata=metadata)
 
 
-def required(f: dataclasses.Field) -> bool:
+def required(f: dataclasses.Field[Any]) -> bool:
     return f.default is MISSING and f.default_factory is MISSING
 
 
@@ -157,7 +160,7 @@ def choice(*options: str) -> Kind:
     def convert(value: Any, path: str) -> str:
         if value not in options:
             raise FieldError(path, f"{show(value)} is not one of {', '.join(options)}")
-        return value
+        return str(value)
 
     text = ", ".join(f"`{o}`" for o in options[:-1]) + f" or `{options[-1]}`" if len(options) > 1 else options[0]
     return Kind(convert, {"type": "string", "enum": list(options)}, text, {**STR, "choices": list(options)})
@@ -237,7 +240,7 @@ def _canonical_range(text: str, path: str) -> str:
             a, b = ipaddress.ip_address(first.strip()), ipaddress.ip_address(last.strip())
         except ValueError as err:
             raise FieldError(path, f"{clip(text)}: {err}") from None
-        if a.version != b.version or a > b:
+        if a.version != b.version or int(a) > int(b):
             raise FieldError(path, f"{clip(text)} is not a range of one family from low to high")
         return f"{a}-{b}"
     try:
@@ -287,6 +290,7 @@ argument = Kind(_argument, {"type": "string", "minLength": 1, "pattern": "^[^\\u
 
 # Rules that involve several fields of one object, by class (registered by `parse`); paths relative to the object.
 CHECKS: dict[type, Callable[[Any], None]] = {}
+T = TypeVar("T", bound="DataclassInstance")
 
 
 def mapping(value: Any, path: str, known: set[str]) -> dict[str, Any]:
@@ -299,7 +303,7 @@ def mapping(value: Any, path: str, known: set[str]) -> dict[str, Any]:
     return value
 
 
-def build(cls: type, value: Any, path: str) -> Any:
+def build(cls: type[T], value: Any, path: str) -> T:
     """An instance of the dataclass `cls` from a mapping, each field checked by its declared Kind; a field given as
     null counts as absent; then the class's CHECKS."""
     fields = dataclasses.fields(cls)
