@@ -62,9 +62,10 @@ bash scripts/setup-deps.sh
 export PATH="$PWD/.venv/bin:$PATH"
 export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0
 
-stage "lint: ruff, ansible-lint (production profile)"
+stage "lint: ruff, mypy (strict, speaker/src), ansible-lint (production profile)"
 ruff check .
 ruff format --check .
+(cd speaker && mypy)
 ansible-lint -q
 
 stage "speaker tests (unit, fuzz, interop, service)"
