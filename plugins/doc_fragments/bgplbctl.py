@@ -84,7 +84,7 @@ notes:
   - The speaker does not need to run. Its files are written anyway, and RV(reload) is V(deferred) then.
   - Objects defined inline in C(speaker.yaml) are read-only; changing or deleting one by name fails with the
     speaker's message.
-  - Supports check mode (computed by C(bgplbctl apply --dry-run)) and diff mode. RV(changed) is true only when
+  - Supports check mode (computed by C(bgplbctl apply --dry-run)) and diff mode. C(changed) is true only when
     an object was (or in check mode would be) created, updated or deleted.
 attributes:
   check_mode:

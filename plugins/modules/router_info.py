@@ -57,7 +57,7 @@ options:
     type: bool
     default: true
   flavour:
-    description: The routing daemon of the router, V(frr) or V(bird) (the router role's O(bgplb_router_flavour)).
+    description: The routing daemon of the router, V(frr) or V(bird) (the router role's C(bgplb_router_flavour)).
     type: str
     choices: [frr, bird]
     default: frr

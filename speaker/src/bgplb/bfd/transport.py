@@ -194,7 +194,8 @@ class BfdTransport:
             except OSError as err:
                 log.debug("bfd: receive error on %s: %s", listener.sock.getsockname()[0], err)
                 return
-            entry = listener.peers.get(_norm(addr[0]))
+            # the kernel's address text is already normal, but for a scope id
+            entry = listener.peers.get(addr[0]) or listener.peers.get(_norm(addr[0]))
             if entry is None:
                 listener.unknown += 1
                 continue
