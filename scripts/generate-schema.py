@@ -29,6 +29,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "speaker" / "src"))
 
+from bgplb.kinds import KINDS  # noqa: E402
 from bgplb.model import objects  # noqa: E402
 from bgplb.model.fields import required  # noqa: E402
 from bgplb.model.kubernetes import KubernetesSettings  # noqa: E402
@@ -134,7 +135,7 @@ class NoAliases(yaml.SafeDumper):
 
 def fragments() -> str:
     body = "".join(f'\n    # The options of the {kind} module.\n    {kind.upper()} = r"""\n{fragment(kind)}"""\n'
-                   for kind in objects.KINDS)  # fmt: skip
+                   for kind in KINDS)  # fmt: skip
     head = f'{HEADER}"""The object modules\' options: each kind\'s fields. {GENERATED}"""\n\n'
     cls = 'class ModuleDocFragment:\n    DOCUMENTATION = r"""\noptions: {}\n"""\n'
     return f"{head}from __future__ import annotations\n\n\n{cls}{body}"

@@ -13,15 +13,20 @@ import json
 import math
 import os
 import sys
-from pathlib import Path
-from typing import Any
 
-import yaml
-
-from bgplb import model
-from bgplb.ctl import metallb_import, render
+from bgplb.ctl import metallb_import
 from bgplb.ctl.client import DEFAULT_SOCKET, SpeakerBusy, SpeakerUnreachable, call
-from bgplb.store import SPEAKER_FILE, InUseError, ReadOnlyError, Store, yaml_problem
+from bgplb.kinds import KINDS
+
+# not `from typing import TYPE_CHECKING`: importing typing adds ~4 ms to each start (mypy knows the name)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from bgplb.store import Store
+
+# The model, the store, YAML and the renderers are imported by the commands that use them: `status`, `drain` or
+# `--help` start in about the time of the interpreter itself (speaker/docs/bgplbctl.md).
 
 EXIT_OK, EXIT_FAILURE, EXIT_INVALID, EXIT_UNREACHABLE = 0, 1, 2, 3
 # `--json` failure codes (speaker/docs/bgplbctl.md): the exit code says how bad, `code` says what.
@@ -40,6 +45,12 @@ class InputError(Exception):
 
 def read_documents(source: str) -> list[tuple[str, Any]]:
     """Objects from a YAML/JSON file or '-': one `{kind: ..., ...}` mapping, a list of them, or several documents."""
+    from pathlib import Path
+
+    import yaml
+
+    from bgplb.store import yaml_problem
+
     stdin = getattr(sys.stdin, "buffer", sys.stdin)  # bytes from a real stdin (a StringIO in tests gives str)
     data = stdin.read() if source == "-" else Path(source).read_bytes()
     try:
@@ -65,6 +76,10 @@ def read_documents(source: str) -> list[tuple[str, Any]]:
 
 
 def _store(args: argparse.Namespace) -> Store:
+    from pathlib import Path
+
+    from bgplb.store import SPEAKER_FILE, Store
+
     return Store(Path(args.config_dir), SPEAKER_FILE)
 
 
@@ -82,6 +97,8 @@ def _reload(args: argparse.Namespace) -> tuple[str, str]:
 
 
 def cmd_apply(args: argparse.Namespace) -> Any:
+    from bgplb.ctl import render
+
     changes = _store(args).apply(read_documents(args.file), dry_run=args.dry_run)
     changed = any(c.action != "unchanged" for c in changes)
     reload, note = _reload(args) if changed and not args.dry_run else (None, None)
@@ -97,6 +114,8 @@ def cmd_apply(args: argparse.Namespace) -> Any:
 
 
 def cmd_delete(args: argparse.Namespace) -> Any:
+    from bgplb.ctl import render
+
     change = _store(args).delete(args.kind, args.name, dry_run=args.dry_run)
     reload, note = _reload(args) if change.action == "deleted" and not args.dry_run else (None, None)
     if args.json:
@@ -107,6 +126,10 @@ def cmd_delete(args: argparse.Namespace) -> Any:
 
 
 def cmd_get(args: argparse.Namespace) -> Any:
+    import yaml
+
+    from bgplb import model
+
     objects = [model.to_dict(o) for o in _store(args).get(args.kind, args.name)]
     if args.name and not objects:
         raise LookupError(f"{args.kind} {args.name} not found")
@@ -116,6 +139,8 @@ def cmd_get(args: argparse.Namespace) -> Any:
 
 
 def cmd_validate(args: argparse.Namespace) -> Any:
+    from bgplb import model
+
     store = _store(args)
     if args.file:
         changes = store.apply(read_documents(args.file), dry_run=True)
@@ -131,6 +156,8 @@ def cmd_status(args: argparse.Namespace) -> Any:
     status = call(args.socket, "status")
     if args.json:
         return {"ok": True, **status}
+    from bgplb.ctl import render
+
     rows = [[p["name"], p["address"], p["asn"], p["state"], render.uptime(p["uptime"]), p["prefixes_sent"],
              (p.get("bfd") or {}).get("state", "-"), p["last_error"] or ""] for p in status["peers"]]  # fmt: skip
     out = [f"node {status['node']}" + (f"  drain: {status['drain']['state']}" if status["drain"] else ""),
@@ -143,6 +170,8 @@ def cmd_routes(args: argparse.Namespace) -> Any:
     routes = call(args.socket, "routes")
     if args.json:
         return {"ok": True, "peers": routes}
+    from bgplb.ctl import render
+
     rows = [[peer, r["prefix"], "yes" if r["sent"] else "pending", r["local_pref"],
              " ".join(r["communities"] + r["large_communities"])]
             for peer, rs in routes.items() for r in rs]  # fmt: skip
@@ -186,11 +215,11 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--diff", action="store_true", help="show the diff of what changed")
     a.set_defaults(func=cmd_apply)
     g = sub.add_parser("get", help="show objects")
-    g.add_argument("kind", choices=model.KINDS)
+    g.add_argument("kind", choices=KINDS)
     g.add_argument("name", nargs="?")
     g.set_defaults(func=cmd_get)
     d = sub.add_parser("delete", help="delete an object")
-    d.add_argument("kind", choices=model.KINDS)
+    d.add_argument("kind", choices=KINDS)
     d.add_argument("name")
     d.add_argument("--dry-run", action="store_true")
     d.set_defaults(func=cmd_delete)
@@ -208,25 +237,39 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def classify(err: BaseException) -> tuple[int, str | None, list[str]]:
+    """(exit code, `--json` code, messages) of a command's exception; kind None: not one of bgplbctl's failures.
+    The store's and the model's errors can only come from commands that loaded them: they are not imported here."""
+    store, model = sys.modules.get("bgplb.store"), sys.modules.get("bgplb.model")
+    if store is not None and isinstance(err, store.ReadOnlyError):
+        return EXIT_INVALID, READ_ONLY, err.errors
+    if store is not None and isinstance(err, store.InUseError):
+        return EXIT_INVALID, IN_USE, err.errors
+    invalid = (InputError, model.ValidationError, model.ObjectError) if model is not None else (InputError,)
+    if isinstance(err, invalid):
+        return EXIT_INVALID, INVALID, getattr(err, "errors", [str(err)])
+    if isinstance(err, SpeakerUnreachable):
+        return EXIT_UNREACHABLE, UNREACHABLE, [str(err)]
+    if isinstance(err, SpeakerBusy):
+        return EXIT_FAILURE, BUSY, [str(err)]
+    if isinstance(err, LookupError):
+        return EXIT_FAILURE, NOT_FOUND, [str(err.args[0] if err.args else err)]
+    if isinstance(err, (RuntimeError, OSError)):
+        return EXIT_FAILURE, FAILED, [str(err)]
+    return EXIT_FAILURE, None, [str(err)]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    code, kind, errors = EXIT_OK, None, []
+    code, kind, errors = EXIT_OK, None, list[str]()
     try:
         result = args.func(args)
-    except ReadOnlyError as err:
-        code, kind, errors = EXIT_INVALID, READ_ONLY, err.errors
-    except InUseError as err:
-        code, kind, errors = EXIT_INVALID, IN_USE, err.errors
-    except (model.ValidationError, model.ObjectError, InputError) as err:
-        code, kind, errors = EXIT_INVALID, INVALID, getattr(err, "errors", [str(err)])
-    except SpeakerUnreachable as err:
-        code, kind, errors = EXIT_UNREACHABLE, UNREACHABLE, [str(err)]
-    except SpeakerBusy as err:
-        code, kind, errors = EXIT_FAILURE, BUSY, [str(err)]
-    except LookupError as err:
-        code, kind, errors = EXIT_FAILURE, NOT_FOUND, [str(err.args[0] if err.args else err)]
-    except (RuntimeError, OSError) as err:
-        code, kind, errors = EXIT_FAILURE, FAILED, [str(err)]
+    except (InputError, SpeakerUnreachable, LookupError, RuntimeError, OSError) as err:
+        code, kind, errors = classify(err)
+    except Exception as err:  # the model's and the store's errors: their modules are loaded by now
+        code, kind, errors = classify(err)
+        if kind is None:
+            raise
     if code == EXIT_OK:
         print(json.dumps(result, indent=2) if args.json else result)
     elif args.json:

@@ -1,8 +1,8 @@
 """The object model of bgplb: the one schema (objects), parsing with field-level errors, cross-object validation."""
 
+from bgplb.kinds import KINDS
 from bgplb.model.objects import (
     KIND_FIELDS,
-    KINDS,
     Advertisement,
     Community,
     Config,

@@ -211,7 +211,6 @@ class Config:
         return {o.name: o for o in getattr(self, KIND_FIELDS[kind])}
 
 
-KINDS = ("peer", "pool", "community", "advertisement", "service")
 KIND_FIELDS = {"peer": "peers", "pool": "pools", "community": "communities", "advertisement": "advertisements",
                "service": "services"}  # fmt: skip
 KIND_CLASSES: dict[str, type] = {"peer": Peer, "pool": Pool, "community": Community, "advertisement": Advertisement,
