@@ -103,6 +103,12 @@ def gateways(router: Router) -> set[str]:
     return {table[m]["gateway"] for m in members if "gateway" in table.get(m, {})}
 
 
+def bfd_status(vty: Vty, address: str) -> str | None:
+    """bfdd's status of its session with `address` (up, down, init), None when it has none."""
+    peers = json.loads(vty.run("show bfd peers json") or "[]")
+    return next((p.get("status") for p in peers if p.get("peer") == address), None)
+
+
 def cut(ns_name: str, on: bool) -> None:
     """Drop every packet in and out of a node's namespace (on), or stop dropping (off)."""
     nft = ["ip", "netns", "exec", ns_name, "nft"]
@@ -174,15 +180,20 @@ class Lab:
 
 def trials(name: str, bfd: dict[str, int] | None, count: int, poll: float) -> dict[str, Any]:
     per_router: dict[str, list[float]] = {f"r{r + 1}": [] for r in range(ROUTERS)}
+    stages: dict[str, list[float]] = {"bfd_down": [], "bgp_down": [], "kernel_after_bgp": []}
     worst, runs = [], []
-    with Lab(bfd, NODES) as lab:
+    with contextlib.ExitStack() as stack, Lab(bfd, NODES) as lab:
         everyone = {node_address(i) for i in range(NODES)}
+        bfdds = [stack.enter_context(Vty(r.dir / "bfdd.vty")) for r in lab.routers] if bfd else []
+        for vty in bfdds:
+            vty.run("enable")  # bfdd's show commands are not in the view node
         for t in range(count):
             victim = t % NODES
             address = node_address(victim)
             if bfd:
                 wait(lambda: all(bfd_up(sp) for sp in lab.speakers), 60, "BFD Up at every speaker")
             gone: dict[str, float] = {}
+            seen: dict[tuple[str, int], float] = {}  # (stage, router index) -> seconds after the cut
             t0 = time.perf_counter()
             cut(lab.fabric.nodes[victim].name, True)
             deadline = t0 + HOLD * 3
@@ -192,12 +203,20 @@ def trials(name: str, bfd: dict[str, int] | None, count: int, poll: float) -> di
                     left = sorted(set(per_router) - set(gone))
                     raise TimeoutError(f"{name} trial {t}: n{victim + 1}'s next hop still at {left}")
                 for k, r in enumerate(lab.routers):
+                    if bfd and ("bfd_down", k) not in seen and bfd_status(bfdds[k], address) != "up":
+                        seen["bfd_down", k] = time.perf_counter() - t0
+                    if ("bgp_down", k) not in seen and r.vty.neighbor(address).get("bgpState") != "Established":
+                        seen["bgp_down", k] = time.perf_counter() - t0
                     if f"r{k + 1}" not in gone and address not in gateways(r):
                         gone[f"r{k + 1}"] = time.perf_counter() - t0
                 time.sleep(poll)
             cut(lab.fabric.nodes[victim].name, False)
             for k, s in gone.items():
                 per_router[k].append(s)
+            for (stage, k), at in seen.items():
+                stages[stage].append(at)
+                if stage == "bgp_down":
+                    stages["kernel_after_bgp"].append(gone[f"r{k + 1}"] - at)
             worst.append(max(gone.values()))
             runs.append({"victim": f"n{victim + 1}", **{k: round(v, 3) for k, v in sorted(gone.items())}})
             log(f"{name} trial {t + 1}/{count}: n{victim + 1} gone after " +
@@ -210,6 +229,12 @@ def trials(name: str, bfd: dict[str, int] | None, count: int, poll: float) -> di
         "detection_time_ms": bfd["receive_interval"] * bfd["detect_multiplier"] if bfd else None,
         "worst_router_s": stats(worst),
         "per_router_s": {k: stats(v) for k, v in per_router.items()},
+        "stages_s": {
+            "note": "per router and trial, from the cut: bfdd shows the peer down; bgpd's session leaves Established; "
+            "then until the kernel route lost the next hop (bgpd -> zebra -> kernel). Each read is one vty or ip "
+            "command in turn, so a stage is seen up to one polling round late",
+            **{k: stats(v) for k, v in stages.items() if v},
+        },
         "sessions_established_per_speaker": restarts,
         "trials": runs,
     }
