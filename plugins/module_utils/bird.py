@@ -117,6 +117,46 @@ def neighbor_facts(protocols_all, status="", families=("ipv4", "ipv6")):
     return sorted(out, key=lambda n: (":" in n["address"], n["address"]))
 
 
+_BFD_STATES = {"Up": "up", "Down": "down", "Init": "init", "AdminDown": "shutdown"}  # to bfdd's words
+
+
+def bfd_sessions(text, status=""):
+    """``show bfd sessions`` (+ ``show status`` for the times) -> {peer address: session} with the keys of FRR's
+    (plugins/module_utils/frr.py BFD_KEYS). BIRD prints the address, interface, state, since, the transmit interval
+    in use and the detection time: ``status``, ``interface``, ``uptime_s`` / ``downtime_s`` and
+    ``transmit_interval`` (ms) come from there; ``detect_time`` (ms) is BIRD's own; the rest is None. An address
+    with several sessions gives the one that is up."""
+    now = server_time(status)
+    out = {}
+    for line in (text or "").splitlines():
+        fields = line.split()
+        at = next((i for i, f in enumerate(fields) if i >= 1 and f in _BFD_STATES), None)
+        if at is None or len(fields) < at + 4:
+            continue
+        try:
+            address = str(ipaddress.ip_address(fields[0]))
+            interval, timeout = float(fields[-2]), float(fields[-1])
+        except ValueError:
+            continue
+        status_word = _BFD_STATES[fields[at]]
+        since = _time(" ".join(fields[at + 1 : -2]))
+        age = int((now - since).total_seconds()) if now and since else None
+        session = {key: None for key in ("diagnostic", "remote_diagnostic", "multihop", "local", "receive_interval",
+                                         "detect_multiplier", "remote_receive_interval", "remote_transmit_interval",
+                                         "remote_detect_multiplier")}  # fmt: skip
+        session.update(
+            status=status_word,
+            interface=" ".join(fields[1:at]) or None,
+            uptime_s=max(age, 0) if age is not None and status_word == "up" else None,
+            downtime_s=max(age, 0) if age is not None and status_word != "up" else None,
+            transmit_interval=round(interval * 1000),
+            detect_time=round(timeout * 1000),
+        )
+        if address not in out or (out[address]["status"] != "up" and status_word == "up"):
+            out[address] = session
+    return out
+
+
 def _merged(text):
     """``show route <prefix> export <kernel protocol>``: the merged (ECMP) route -> {prefix: {gateway, ...}}."""
     out, net = {}, None

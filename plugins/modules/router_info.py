@@ -26,7 +26,8 @@ description:
     C(show route <prefix> all) and C(show route <prefix> export bgplb_kernel4|6), the router role's kernel
     protocols, whose merged route tells the multipath paths). BIRD has no session counters -
     C(connections_established) and C(connections_dropped) are null - but each neighbor has C(since) (its last state
-    change, which a reset session moves); C(bfd) is null.
+    change, which a reset session moves); C(bfd) comes from C(birdc show bfd sessions) (status, interface, times,
+    transmit interval and BIRD's detection time C(detect_time); the fields BIRD does not print are null).
 author: bgplb developers (@bgplb)
 options:
   prefixes:
@@ -324,7 +325,8 @@ class Router:
         args = [self.module.params["birdc_path"], "-s", self.module.params["bird_socket"], *command.split()]
         rc, out, err = self.module.run_command(args, check_rc=False)
         if rc != 0:
-            if any(text in (out or "") for text in ("Network not found", "No such protocol")):
+            if any(text in (out or "") for text in ("Network not found", "No such protocol",
+                                                     "There is no BFD protocol running")):  # fmt: skip
                 return ""
             self.module.fail_json(msg=f"birdc {command} failed (rc={rc}): {(err or out).strip()}", cmd=args, rc=rc)
         return out
@@ -375,10 +377,12 @@ def bgp_routes(router, module):
     return routes
 
 
-def bird_neighbors(router, families):
-    out = bird.neighbor_facts(router.birdc("show protocols all"), router.birdc("show status"), families)
+def bird_neighbors(router, families, bfd=True):
+    status = router.birdc("show status")
+    out = bird.neighbor_facts(router.birdc("show protocols all"), status, families)
+    sessions = bird.bfd_sessions(router.birdc("show bfd sessions"), status) if bfd else {}
     for n in out:
-        n["bfd"] = None
+        n["bfd"] = sessions.get(n["address"])
     return out
 
 
@@ -447,9 +451,8 @@ def main():
     is_bird = module.params["flavour"] == "bird"
     if module.params["neighbors"]:
         families = module.params["families"]
-        result["neighbors"] = (
-            bird_neighbors(router, families) if is_bird else neighbors(router, families, module.params["bfd"])
-        )
+        read = bird_neighbors if is_bird else neighbors
+        result["neighbors"] = read(router, families, module.params["bfd"])
     routes = bird_routes(router, module) if is_bird else bgp_routes(router, module)
     if module.params["kernel"]:
         for prefix, fwd in kernel_routes(router, list(routes)).items():

@@ -76,3 +76,21 @@ def test_unknown_prefix_and_garbage_give_nothing():
     assert bird.route_facts(text("show_route_unknown_all.txt")) == {}
     assert bird.neighbor_facts("no protocols here\n  key: value\n") == []
     assert bird.server_time("Daemon is up") is None
+
+
+def test_bfd_sessions_from_show_bfd_sessions():
+    """Recorded from BIRD 2.0.12's `protocol bfd` with `timeformat protocol iso long`: one session Up with our
+    speaker's BFD (100 ms x 3), one to an address that never answers."""
+    sessions = bird.bfd_sessions(text("show_bfd_sessions.txt"), text("show_status_bfd.txt"))
+    assert set(sessions) == {"100.65.1.1", "100.65.1.77"}
+    up, down = sessions["100.65.1.1"], sessions["100.65.1.77"]
+    assert up["status"] == "up" and up["transmit_interval"] == 100 and up["detect_time"] == 300, up
+    assert up["interface"] == "veth-bgplbt" and up["uptime_s"] == 2 and up["downtime_s"] is None, up
+    assert down["status"] == "down" and down["transmit_interval"] == 1000 and down["downtime_s"] == 2, down
+    assert up["receive_interval"] is None and up["multihop"] is None  # not printed by BIRD
+
+
+def test_bfd_sessions_of_garbage_or_no_bfd_protocol_are_empty():
+    assert bird.bfd_sessions("") == {}
+    assert bird.bfd_sessions("BIRD 2.0.12 ready.\nThere is no BFD protocol running\n") == {}
+    assert bird.bfd_sessions("x Up 1 2 3\n10.0.0.1 eth0 Up 2026-12-02 10:00:00 fast 0.3\n") == {}

@@ -45,6 +45,22 @@ def test_neighbors_from_birdc():
     ns = ri.bird_neighbors(router, ["ipv4", "ipv6"])
     assert [n["address"] for n in ns] == NODES and {n["state"] for n in ns} == {"Established"}
     assert all(n["bfd"] is None and n["since"] for n in ns)
+    assert "show bfd sessions" in router.module.calls
+
+
+def test_bfd_sessions_join_the_neighbors_and_no_bfd_protocol_is_not_an_error(monkeypatch):
+    module = FakeModule()
+    bfd = (FIXTURES / "show_bfd_sessions.txt").read_text().replace("100.65.1.1 ", NODES[0] + "  ")
+    monkeypatch.setattr(module, "run_command", lambda args, check_rc=False: (0, bfd, "") if args[3:] == [
+        "show", "bfd", "sessions"] else FakeModule.run_command(module, args))  # fmt: skip
+    ns = ri.bird_neighbors(ri.Router(module), ["ipv4"])
+    assert ns[0]["bfd"]["status"] == "up" and ns[0]["bfd"]["detect_time"] == 300, ns[0]
+    assert ns[1]["bfd"] is None and ns[2]["bfd"] is None
+    assert ri.bird_neighbors(ri.Router(module), ["ipv4"], bfd=False)[0]["bfd"] is None
+    gone = FakeModule()
+    gone.run_command = lambda args, check_rc=False: (1, "BIRD 2.0.12 ready.\nThere is no BFD protocol running\n", "") \
+        if args[3:] == ["show", "bfd", "sessions"] else FakeModule.run_command(gone, args)  # fmt: skip
+    assert all(n["bfd"] is None for n in ri.bird_neighbors(ri.Router(gone), ["ipv4"]))
 
 
 def test_prefixes_asked_for_with_multipath_from_the_kernel_export():
