@@ -112,6 +112,8 @@ class Daemon:
         self._reload_lock = asyncio.Lock()
         self._stop = asyncio.Event()
         self._drain_task: asyncio.Task[None] | None = None
+        self._plan_task: asyncio.Task[None] | None = None  # a plan in a worker thread (large configurations)
+        self._plan_wanted = False
         self.kube: KubernetesSource | None = None
         self._merged: model.Config | None = None
         self._merged_from: tuple[model.Config, tuple[Any, ...]] | None = None
@@ -173,6 +175,7 @@ class Daemon:
         if graceful:
             (self.state_dir / GR_MARKER).touch()
         log.info("stopping (%s)", mode)
+        await self._planned()  # a withdrawal being planned is sent before the sessions close
         await self.speaker.stop(graceful_restart=graceful)
 
     async def _watch(self) -> None:
@@ -251,20 +254,59 @@ class Daemon:
         return self._with_objects(self.config).pools if self.config else ()
 
     def _replan(self) -> None:
+        """Recompute every peer's routes. Up to THREADED_PLAN services this happens at once, on the loop; a larger
+        configuration is planned in a worker thread (100k services take seconds, and a loop blocked that long misses
+        keepalives: the routers' hold timers expire), one plan at a time, the last request winning."""
         if self.config is None or self.speaker is None:
             return
+        inputs = self._plan_inputs()
+        if len(inputs[0].services) <= THREADED_PLAN and (self._plan_task is None or self._plan_task.done()):
+            self._set_tables(self._tables(*inputs))
+            return
+        self._plan_wanted = True
+        if self._plan_task is None or self._plan_task.done():
+            self._plan_task = asyncio.get_running_loop().create_task(self._plan_in_thread())
+
+    async def _plan_in_thread(self) -> None:
+        while self._plan_wanted:
+            self._plan_wanted = False
+            if self.config is None:
+                return
+            try:
+                tables = await asyncio.to_thread(self._tables, *self._plan_inputs())
+            except Exception:
+                log.exception("planning failed: the routes stay as they are")
+                return
+            if not self._plan_wanted:  # else a newer request is already waiting: plan again before sending
+                self._set_tables(tables)
+
+    async def _planned(self) -> None:
+        """Wait until the routes of the last replan request are handed to the sessions."""
+        while self._plan_task is not None and not self._plan_task.done():
+            await asyncio.shield(self._plan_task)
+
+    def _plan_inputs(self) -> tuple[model.Config, dict[str, bool | None], bool, bool]:
+        assert self.config is not None
         drained = self.drain is not None
-        plan = (
-            {}
-            if self.drain and self.drain["state"] == "drained"
-            else planner.plan(self._with_sources(self.config), self.health.state, drained=drained)
-        )
-        for name in self.speaker.runners:
-            table: dict[tuple[int, int], dict[bytes, Route]] = {}
-            for prefix, route in plan.get(name, {}).items():
+        withdrawn = bool(self.drain and self.drain["state"] == "drained")
+        return self._with_sources(self.config), dict(self.health.state), drained, withdrawn
+
+    def _tables(self, config: model.Config, healthy: dict[str, bool | None], drained: bool,
+                withdrawn: bool) -> dict[str, dict[tuple[int, int], dict[bytes, Route]]]:  # fmt: skip
+        """Each peer's routes by address family and NLRI (pure but for the NLRI cache: one planner at a time)."""
+        plan = {} if withdrawn else planner.plan(config, healthy, drained=drained)
+        tables: dict[str, dict[tuple[int, int], dict[bytes, Route]]] = {}
+        for name, routes in plan.items():
+            table = tables[name] = {}
+            for prefix, route in routes.items():
                 family, nlri = self._to_nlri(prefix)
                 table.setdefault(family, {})[nlri] = route
-            self.speaker.set_routes(name, table)
+        return tables
+
+    def _set_tables(self, tables: dict[str, dict[tuple[int, int], dict[bytes, Route]]]) -> None:
+        assert self.speaker is not None
+        for name in self.speaker.runners:
+            self.speaker.set_routes(name, tables.get(name, {}))
 
     def _with_sources(self, config: model.Config) -> model.Config:
         """The config directory's objects plus the Kubernetes source's MetalLB objects and services."""
@@ -342,6 +384,7 @@ class Daemon:
         self._save_drain()
         log.info("drain: wait over, routes withdrawn")
         self._replan()
+        await self._planned()
 
     # --- API handlers ----------------------------------------------------------------------------------------------
     async def _api_status(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -406,6 +449,7 @@ class Daemon:
 
 
 MAX_DRAIN_WAIT = 7 * 86400.0
+THREADED_PLAN = 5000  # services above which the planner runs in a worker thread (Daemon._replan)
 
 
 def valid_drain(drain: Any) -> TypeGuard[dict[str, Any]]:

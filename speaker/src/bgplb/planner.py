@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from bgplb.bgp.route import Route
 from bgplb.bgp.wire import COMMUNITY_GRACEFUL_SHUTDOWN, parse_large_community
 from bgplb.model import Config, Peer, Service, peers_for_node
-from bgplb.model.addresses import aggregate, pool_networks
+from bgplb.model.addresses import aggregate, parse_address, pool_networks
 from bgplb.model.selectors import selects
 from bgplb.model.validate import advertised_peers, advertised_pools, community_value
 from bgplb.rendezvous import announcers
@@ -91,7 +91,7 @@ def plan(
         if not serves(config, service) or not announced(service, healthy):
             continue
         for address in service.address:
-            ip = ipaddress.ip_address(address)
+            ip = parse_address(address)
             owning = next((name for net, name in owner.items() if ip in net), None)
             for rule in rules.get(owning or "", ()):
                 eligible = (members or {}).get(service.name)

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,11 @@ class Speaker:
              str(self.state_dir), "--socket", str(self.socket), "--watch-interval", "0.2", *self.args],
             stdout=self.log_file, stderr=subprocess.STDOUT,
         )  # fmt: skip
+        # until the API answers (or the daemon exits, which the test then sees): bgplbctl starts faster than the
+        # daemon, and a status asked for too early would find no socket
+        deadline = time.monotonic() + 30
+        while not self.socket.exists() and self.proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
         return self
 
     def __enter__(self) -> Speaker:

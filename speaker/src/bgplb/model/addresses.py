@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 import ipaddress
 from collections.abc import Iterable
@@ -32,10 +33,21 @@ def contains(pool: Pool, address: str) -> bool:
     return any(ip in n for n in pool_networks(pool))
 
 
+@functools.lru_cache(maxsize=1 << 18)
+def parse_address(address: str) -> Address:
+    """`ipaddress.ip_address`, remembered: the planner parses every service address on every replan."""
+    return ipaddress.ip_address(address)
+
+
+@functools.lru_cache(maxsize=1 << 18)
 def aggregate(address: str, length_v4: int, length_v6: int) -> str:
-    """The prefix announced for a service address: the address itself, or its aggregate."""
-    ip = ipaddress.ip_address(address)
-    return str(ipaddress.ip_network(f"{ip}/{length_v4 if ip.version == 4 else length_v6}", strict=False))
+    """The prefix announced for a service address: the address itself, or its aggregate (remembered, as above)."""
+    ip = parse_address(address)
+    length = length_v4 if ip.version == 4 else length_v6
+    if length == ip.max_prefixlen:
+        return f"{ip}/{length}"
+    host_bits = ip.max_prefixlen - length
+    return str(ipaddress.ip_network((int(ip) >> host_bits << host_bits, length)))
 
 
 class _Addresses:
