@@ -49,15 +49,14 @@ def fields_of(cls: type, top: bool) -> list[dataclasses.Field]:
 
 def spec(cls: type, top: bool = False) -> dict[str, Any]:
     """Ansible argument spec of the fields of `cls` (a kind's own fields without `name` when `top`): the basic
-    types; `required` only inside nested objects (a kind's required fields are the speaker's to check)."""
+    types, never `required`: required fields are the speaker's to check (its message names the field), and state
+    `merged` takes part of a nested mapping (`health_check: {port: 8080}`) to merge into the stored one."""
     out = {}
     for f in fields_of(cls, top):
         kind = f.metadata["kind"]
         option = dict(kind.ansible)
         if kind.cls is not None:
             option["options"] = spec(kind.cls)
-        if not top and required(f):
-            option["required"] = True
         if not f.repr:
             option["no_log"] = True
         elif LOOKS_SECRET.search(f.name) and option["type"] == "str":
@@ -88,8 +87,8 @@ def doc_options(cls: type, top: bool = False) -> dict[str, Any]:
         kind = f.metadata["kind"]
         doc = f.metadata["doc"]
         lines = [markup(doc[:1].upper() + doc[1:] if doc[1:2].islower() else doc) + "."]
-        if top and required(f):
-            lines.append("Required by the speaker for a new object.")
+        if required(f):
+            lines.append("Required by the speaker for a new object." if top else "Required by the speaker.")
         if (sentence := default_sentence(f)) is not None:
             lines.append(sentence)
         if not f.repr:
@@ -100,8 +99,6 @@ def doc_options(cls: type, top: bool = False) -> dict[str, Any]:
         for key in ("elements", "choices"):
             if key in kind.ansible:
                 option[key] = kind.ansible[key]
-        if not top and required(f):
-            option["required"] = True
         if kind.cls is not None:
             option["suboptions"] = doc_options(kind.cls)
         out[f.name] = option

@@ -120,18 +120,18 @@ options:
           key:
             description:
             - The label name.
+            - Required by the speaker.
             type: str
-            required: true
           operator:
             description:
             - C(In), C(NotIn) (both need at least one value), C(Exists), C(DoesNotExist).
+            - Required by the speaker.
             type: str
             choices:
             - In
             - NotIn
             - Exists
             - DoesNotExist
-            required: true
           values:
             description:
             - The label values of C(In) and C(NotIn).
@@ -301,18 +301,18 @@ options:
               key:
                 description:
                 - The label name.
+                - Required by the speaker.
                 type: str
-                required: true
               operator:
                 description:
                 - C(In), C(NotIn) (both need at least one value), C(Exists), C(DoesNotExist).
+                - Required by the speaker.
                 type: str
                 choices:
                 - In
                 - NotIn
                 - Exists
                 - DoesNotExist
-                required: true
               values:
                 description:
                 - The label values of C(In) and C(NotIn).
@@ -502,18 +502,18 @@ options:
           key:
             description:
             - The label name.
+            - Required by the speaker.
             type: str
-            required: true
           operator:
             description:
             - C(In), C(NotIn) (both need at least one value), C(Exists), C(DoesNotExist).
+            - Required by the speaker.
             type: str
             choices:
             - In
             - NotIn
             - Exists
             - DoesNotExist
-            required: true
           values:
             description:
             - The label values of C(In) and C(NotIn).
@@ -569,18 +569,18 @@ options:
           key:
             description:
             - The label name.
+            - Required by the speaker.
             type: str
-            required: true
           operator:
             description:
             - C(In), C(NotIn) (both need at least one value), C(Exists), C(DoesNotExist).
+            - Required by the speaker.
             type: str
             choices:
             - In
             - NotIn
             - Exists
             - DoesNotExist
-            required: true
           values:
             description:
             - The label values of C(In) and C(NotIn).
@@ -627,18 +627,18 @@ options:
               key:
                 description:
                 - The label name.
+                - Required by the speaker.
                 type: str
-                required: true
               operator:
                 description:
                 - C(In), C(NotIn) (both need at least one value), C(Exists), C(DoesNotExist).
+                - Required by the speaker.
                 type: str
                 choices:
                 - In
                 - NotIn
                 - Exists
                 - DoesNotExist
-                required: true
               values:
                 description:
                 - The label values of C(In) and C(NotIn).
@@ -694,18 +694,18 @@ options:
               key:
                 description:
                 - The label name.
+                - Required by the speaker.
                 type: str
-                required: true
               operator:
                 description:
                 - C(In), C(NotIn) (both need at least one value), C(Exists), C(DoesNotExist).
+                - Required by the speaker.
                 type: str
                 choices:
                 - In
                 - NotIn
                 - Exists
                 - DoesNotExist
-                required: true
               values:
                 description:
                 - The label values of C(In) and C(NotIn).
@@ -744,12 +744,12 @@ options:
       type:
         description:
         - TCP connect; HTTP/1.0 C(GET); or run a command (exit 0 passes).
+        - Required by the speaker.
         type: str
         choices:
         - tcp
         - http
         - exec
-        required: true
       port:
         description:
         - Required for C(tcp) and C(http).
@@ -811,18 +811,18 @@ options:
           key:
             description:
             - The label name.
+            - Required by the speaker.
             type: str
-            required: true
           operator:
             description:
             - C(In), C(NotIn) (both need at least one value), C(Exists), C(DoesNotExist).
+            - Required by the speaker.
             type: str
             choices:
             - In
             - NotIn
             - Exists
             - DoesNotExist
-            required: true
           values:
             description:
             - The label values of C(In) and C(NotIn).
@@ -856,12 +856,12 @@ options:
           type:
             description:
             - TCP connect; HTTP/1.0 C(GET); or run a command (exit 0 passes).
+            - Required by the speaker.
             type: str
             choices:
             - tcp
             - http
             - exec
-            required: true
           port:
             description:
             - Required for C(tcp) and C(http).
@@ -923,18 +923,18 @@ options:
               key:
                 description:
                 - The label name.
+                - Required by the speaker.
                 type: str
-                required: true
               operator:
                 description:
                 - C(In), C(NotIn) (both need at least one value), C(Exists), C(DoesNotExist).
+                - Required by the speaker.
                 type: str
                 choices:
                 - In
                 - NotIn
                 - Exists
                 - DoesNotExist
-                required: true
               values:
                 description:
                 - The label values of C(In) and C(NotIn).

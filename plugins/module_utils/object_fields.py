@@ -32,12 +32,8 @@ FIELDS = {
                     "type": "list",
                     "elements": "dict",
                     "options": {
-                        "key": {"type": "str", "required": True, "no_log": False},
-                        "operator": {
-                            "type": "str",
-                            "choices": ["In", "NotIn", "Exists", "DoesNotExist"],
-                            "required": True,
-                        },
+                        "key": {"type": "str", "no_log": False},
+                        "operator": {"type": "str", "choices": ["In", "NotIn", "Exists", "DoesNotExist"]},
                         "values": {"type": "list", "elements": "str"},
                     },
                 },
@@ -76,12 +72,8 @@ FIELDS = {
                     "type": "list",
                     "elements": "dict",
                     "options": {
-                        "key": {"type": "str", "required": True, "no_log": False},
-                        "operator": {
-                            "type": "str",
-                            "choices": ["In", "NotIn", "Exists", "DoesNotExist"],
-                            "required": True,
-                        },
+                        "key": {"type": "str", "no_log": False},
+                        "operator": {"type": "str", "choices": ["In", "NotIn", "Exists", "DoesNotExist"]},
                         "values": {"type": "list", "elements": "str"},
                     },
                 },
@@ -102,12 +94,8 @@ FIELDS = {
                     "type": "list",
                     "elements": "dict",
                     "options": {
-                        "key": {"type": "str", "required": True, "no_log": False},
-                        "operator": {
-                            "type": "str",
-                            "choices": ["In", "NotIn", "Exists", "DoesNotExist"],
-                            "required": True,
-                        },
+                        "key": {"type": "str", "no_log": False},
+                        "operator": {"type": "str", "choices": ["In", "NotIn", "Exists", "DoesNotExist"]},
                         "values": {"type": "list", "elements": "str"},
                     },
                 },
@@ -121,7 +109,7 @@ FIELDS = {
         "health_check": {
             "type": "dict",
             "options": {
-                "type": {"type": "str", "choices": ["tcp", "http", "exec"], "required": True},
+                "type": {"type": "str", "choices": ["tcp", "http", "exec"]},
                 "port": {"type": "int"},
                 "path": {"type": "str"},
                 "expected_status": {"type": "int"},
@@ -141,12 +129,8 @@ FIELDS = {
                     "type": "list",
                     "elements": "dict",
                     "options": {
-                        "key": {"type": "str", "required": True, "no_log": False},
-                        "operator": {
-                            "type": "str",
-                            "choices": ["In", "NotIn", "Exists", "DoesNotExist"],
-                            "required": True,
-                        },
+                        "key": {"type": "str", "no_log": False},
+                        "operator": {"type": "str", "choices": ["In", "NotIn", "Exists", "DoesNotExist"]},
                         "values": {"type": "list", "elements": "str"},
                     },
                 },
