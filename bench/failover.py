@@ -36,17 +36,14 @@ sys.path.insert(0, str(HERE))
 
 from frrvty import Vty  # noqa: E402
 from scale import (  # noqa: E402
-    NODE_ASN,
-    POOL,
-    ROUTER_ASN,
     SERVICE,
     TICK,
     Fabric,
     Router,
     node_address,
     render_frr,
-    router_address,
 )
+from scale import speaker_config as scale_speaker_config  # noqa: E402
 
 from harness.speaker import Speaker  # noqa: E402
 
@@ -64,16 +61,9 @@ def log(msg: str) -> None:
 
 
 def speaker_config(i: int, bfd: dict[str, int] | None) -> dict[str, Any]:
-    peers = [{"name": f"r{r + 1}", "address": router_address(r), "asn": ROUTER_ASN, "hold_time": HOLD,
-              "keepalive_time": KEEPALIVE, "connect_time": 1, "graceful_restart": True, "ttl_security": True,
-              "bfd": bfd or False} for r in range(ROUTERS)]  # fmt: skip
-    return {
-        "node": {"name": f"n{i + 1}", "router_id": node_address(i), "asn": NODE_ASN},
-        "peers": peers,
-        "pools": [{"name": "bench", "addresses": [POOL]}],
-        "advertisements": [{"name": "default"}],
-        "services": [{"name": "web", "address": SERVICE}],
-    }
+    """The peer settings the speaker role renders for the lab (hold 9 s, graceful restart, GTSM) and the case's BFD."""
+    return scale_speaker_config(i, ROUTERS, hold_time=HOLD, keepalive_time=KEEPALIVE, connect_time=1,
+                                graceful_restart=True, bfd=bfd or False)  # fmt: skip
 
 
 def router_vars(bfd: dict[str, int] | None) -> dict[str, Any]:

@@ -280,9 +280,10 @@ def summary(values: list[float]) -> dict[str, float]:
 
 
 # --- one run ----------------------------------------------------------------------------------------------------------
-def speaker_config(i: int, routers: int) -> dict[str, Any]:
-    peers = [{"name": f"r{r + 1}", "address": router_address(r), "asn": ROUTER_ASN, "hold_time": 30,
-              "keepalive_time": 10, "connect_time": 2, "ttl_security": True} for r in range(routers)]  # fmt: skip
+def speaker_config(i: int, routers: int, **peer: Any) -> dict[str, Any]:
+    """Node i's speaker.yaml: one peer per router (settings in `peer` override the bench's), one service."""
+    base = {"asn": ROUTER_ASN, "hold_time": 30, "keepalive_time": 10, "connect_time": 2, "ttl_security": True}
+    peers = [{"name": f"r{r + 1}", "address": router_address(r), **base, **peer} for r in range(routers)]
     return {
         "node": {"name": f"n{i + 1}", "router_id": node_address(i), "asn": NODE_ASN},
         "peers": peers,
