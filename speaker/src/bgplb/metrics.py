@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import start_http_server
 from prometheus_client.core import REGISTRY, CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from bgplb.bgp.wire import MsgType
+
+if TYPE_CHECKING:
+    from bgplb.speaker import PeerRunner
 
 
 @dataclass(slots=True)
@@ -21,7 +24,7 @@ class ReloadCounter:
 class SpeakerCollector(Collector):
     def __init__(
         self,
-        runners: Callable[[], Mapping[str, object]],
+        runners: Callable[[], Mapping[str, PeerRunner]],
         health: Callable[[], Mapping[str, bool | None]],
         reloads: ReloadCounter,
         bfd: Callable[[], Mapping[str, object]] | None = None,
@@ -37,9 +40,9 @@ class SpeakerCollector(Collector):
         sent = CounterMetricFamily("bgplb_messages_sent", "BGP messages sent", labels=["peer", "type"])
         received = CounterMetricFamily("bgplb_messages_received", "BGP messages received", labels=["peer", "type"])
         for name, runner in self._runners().items():
-            session = runner.session  # type: ignore[attr-defined]
+            session = runner.session
             up.add_metric([name], 1.0 if session.established_at is not None else 0.0)
-            prefixes.add_metric([name], float(len(runner.ribout)))  # type: ignore[attr-defined]
+            prefixes.add_metric([name], float(len(runner.ribout)))
             for kind in (MsgType.UPDATE, MsgType.NOTIFICATION, MsgType.KEEPALIVE):
                 sent.add_metric([name, kind.name.lower()], float(session.sent[kind]))
                 received.add_metric([name, kind.name.lower()], float(session.received[kind]))

@@ -94,14 +94,14 @@ class PeerRunner:
         self.settings = settings
         self.speaker = speaker
         self.loop = asyncio.get_running_loop()
-        self.session = fsm.Session(settings.session, restarting=restarting)
+        self.session: fsm.Session[_Protocol] = fsm.Session(settings.session, restarting=restarting)
         self.ribout = AdjRibOut()
         self.established_count = 0
         self.last_down_reason: str | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._connecting: asyncio.Task[None] | None = None
         self._encoder: AttributeEncoder | None = None
-        self._established: fsm.Established | None = None
+        self._established: fsm.Established[_Protocol] | None = None
         self._closed: set[_Protocol] = set()
 
     @property
@@ -130,9 +130,9 @@ class PeerRunner:
         conn = self.session.established_conn
         if conn is None:
             return
-        self._closed.add(conn)  # type: ignore[arg-type]
-        if conn.transport is not None:  # type: ignore[attr-defined]
-            conn.transport.abort()  # type: ignore[attr-defined]
+        self._closed.add(conn)
+        if conn.transport is not None:
+            conn.transport.abort()
         self.session.connection_lost(conn, self.now, f"BFD down ({diag})")
         self._pump()
 
@@ -177,9 +177,9 @@ class PeerRunner:
                 case fsm.Send(conn, data):
                     self._write(conn, data)
                 case fsm.Close(conn):
-                    self._closed.add(conn)  # type: ignore[arg-type]
-                    if conn.transport is not None:  # type: ignore[attr-defined]
-                        conn.transport.close()  # type: ignore[attr-defined]
+                    self._closed.add(conn)
+                    if conn.transport is not None:
+                        conn.transport.close()
                 case fsm.Connect():
                     self._connecting = self.loop.create_task(self._connect())
                 case fsm.Established():
@@ -197,8 +197,8 @@ class PeerRunner:
                     log.info("peer %s: inbound UPDATE ignored: %s", self.name, reason)
         self._arm_timer()
 
-    def _write(self, conn: object, data: bytes) -> None:
-        transport = conn.transport  # type: ignore[attr-defined]
+    def _write(self, conn: _Protocol, data: bytes) -> None:
+        transport = conn.transport
         if transport is None or transport.is_closing():
             return
         transport.write(data)
@@ -238,9 +238,10 @@ class PeerRunner:
         finally:
             self._connecting = None
 
-    def _on_established(self, ev: fsm.Established) -> None:
+    def _on_established(self, ev: fsm.Established[_Protocol]) -> None:
         s = self.settings
-        local = ev.conn.transport.get_extra_info("sockname")[0]  # type: ignore[attr-defined]
+        assert ev.conn.transport is not None  # Established comes from data on this connection
+        local = ev.conn.transport.get_extra_info("sockname")[0]
         local = local.split("%")[0]
         v6_local = ipaddress.ip_address(local).version == 6
         next_hop_v4 = s.next_hop_v4 or (None if v6_local else local)

@@ -15,6 +15,7 @@ import enum
 import random
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from bgplb.bgp import wire
 from bgplb.bgp.wire import (
@@ -62,6 +63,9 @@ class SessionConfig:
     extended_message: bool = True
 
 
+C = TypeVar("C")  # the transport's connection object: the session only compares and hands it back
+
+
 # Actions for the transport.
 @dataclass(frozen=True, slots=True)
 class Connect:
@@ -69,20 +73,20 @@ class Connect:
 
 
 @dataclass(frozen=True, slots=True)
-class Send:
-    conn: object
+class Send(Generic[C]):
+    conn: C
     data: bytes
 
 
 @dataclass(frozen=True, slots=True)
-class Close:
-    conn: object
+class Close(Generic[C]):
+    conn: C
 
 
 # Events for the application.
 @dataclass(frozen=True, slots=True)
-class Established:
-    conn: object
+class Established(Generic[C]):
+    conn: C
     peer_open: Open
     max_length: int
     asn4: bool
@@ -109,13 +113,13 @@ class UpdateIgnored:
     reason: str
 
 
-Action = Connect | Send | Close
-Event = Established | Down | RefreshRequested | UpdateIgnored
+Action = Connect | Send[C] | Close[C]
+Event = Established[C] | Down | RefreshRequested | UpdateIgnored
 
 
 @dataclass(slots=True)
-class _Connection:
-    id: object
+class _Connection(Generic[C]):
+    id: C
     inbound: bool
     reader: MessageReader = field(default_factory=MessageReader)
     state: State = State.OPEN_SENT
@@ -126,19 +130,20 @@ class _Connection:
     keepalive_deadline: float | None = None
 
 
-class Session:
-    """One BGP peer: connection management, OPEN negotiation, keepalives, collision detection."""
+class Session(Generic[C]):
+    """One BGP peer: connection management, OPEN negotiation, keepalives, collision detection. `C` is the
+    transport's connection type (any hashable object)."""
 
     def __init__(self, config: SessionConfig, *, restarting: bool = False, rng: random.Random | None = None) -> None:
         self.config = config
         self.restarting = restarting and config.graceful_restart
         self._rng = rng or random.Random()
-        self._conns: dict[object, _Connection] = {}
-        self._out: list[Action | Event] = []
+        self._conns: dict[C, _Connection[C]] = {}
+        self._out: list[Action[C] | Event[C]] = []
         self._running = False
         self._retry_deadline: float | None = None
         self._failures = 0
-        self._established: _Connection | None = None
+        self._established: _Connection[C] | None = None
         self.established_at: float | None = None
         self.last_error: str | None = None
         self.sent: Counter[int] = Counter()  # messages by type
@@ -157,10 +162,10 @@ class Session:
         return State.ACTIVE if self.config.passive or self._retry_deadline is not None else State.CONNECT
 
     @property
-    def established_conn(self) -> object | None:
+    def established_conn(self) -> C | None:
         return self._established.id if self._established else None
 
-    def poll(self) -> list[Action | Event]:
+    def poll(self) -> list[Action[C] | Event[C]]:
         """Return and clear everything produced since the last call, in order."""
         out, self._out = self._out, []
         return out
@@ -194,7 +199,7 @@ class Session:
         self.last_error = reason
         self._schedule_retry(now)
 
-    def connection_made(self, conn: object, now: float, *, inbound: bool) -> None:
+    def connection_made(self, conn: C, now: float, *, inbound: bool) -> None:
         """A TCP connection is up (ours or the peer's): send OPEN."""
         if not self._running or (self._established is not None) or len(self._conns) >= 2:
             self._out.append(Close(conn))
@@ -208,12 +213,12 @@ class Session:
         c.hold_deadline = now + LARGE_HOLD_TIME
         self._send(c, self._local_open().encode(), now)
 
-    def connection_lost(self, conn: object, now: float, reason: str = "connection closed by peer") -> None:
+    def connection_lost(self, conn: C, now: float, reason: str = "connection closed by peer") -> None:
         c = self._conns.get(conn)
         if c is not None:
             self._drop(c, reason, now, retry=True, closed=True)
 
-    def data_received(self, conn: object, data: bytes, now: float) -> None:
+    def data_received(self, conn: C, data: bytes, now: float) -> None:
         c = self._conns.get(conn)
         if c is None:
             return
@@ -263,13 +268,13 @@ class Session:
         )
         return Open(asn=cfg.local_asn, hold_time=cfg.hold_time, router_id=cfg.router_id, capabilities=caps)
 
-    def _send(self, c: _Connection, data: bytes, now: float) -> None:
+    def _send(self, c: _Connection[C], data: bytes, now: float) -> None:
         self._out.append(Send(c.id, data))
         self.sent[data[18]] += 1
         if c.keepalive_time:
             c.keepalive_deadline = now + c.keepalive_time
 
-    def _handle(self, c: _Connection, msg_type: int, body: bytes, now: float) -> None:
+    def _handle(self, c: _Connection[C], msg_type: int, body: bytes, now: float) -> None:
         if msg_type == MsgType.NOTIFICATION:
             received = wire.decode_notification(body)
             self.last_error = f"received NOTIFICATION: {received.reason}"
@@ -302,7 +307,7 @@ class Session:
         elif msg_type == MsgType.OPEN:
             raise NotificationError(ErrorCode.FSM, FsmSubcode.ESTABLISHED, reason="OPEN in Established")
 
-    def _handle_open(self, c: _Connection, peer: Open, now: float) -> None:
+    def _handle_open(self, c: _Connection[C], peer: Open, now: float) -> None:
         cfg = self.config
         if peer.asn != cfg.peer_asn:
             raise NotificationError(
@@ -326,7 +331,7 @@ class Session:
         c.state = State.OPEN_CONFIRM
         self._send(c, wire.KEEPALIVE_BYTES, now)
 
-    def _lost_collision(self, c: _Connection, now: float) -> bool:
+    def _lost_collision(self, c: _Connection[C], now: float) -> bool:
         """RFC 4271 §6.8: of two connections that both got an OPEN, keep the one the higher identifier opened."""
         other = next((o for o in self._conns.values() if o is not c), None)
         if other is None or other.peer_open is None:
@@ -338,7 +343,7 @@ class Session:
         self._drop(loser, "connection collision", now, retry=False)
         return loser is c
 
-    def _establish(self, c: _Connection, now: float) -> None:
+    def _establish(self, c: _Connection[C], now: float) -> None:
         c.state = State.ESTABLISHED
         self._established = c
         self.established_at = now
@@ -356,12 +361,12 @@ class Session:
             Established(c.id, peer, max_length, peer.capabilities.asn4 is not None, self._negotiated_families(c))
         )
 
-    def _negotiated_families(self, c: _Connection) -> tuple[tuple[int, int], ...]:
+    def _negotiated_families(self, c: _Connection[C]) -> tuple[tuple[int, int], ...]:
         assert c.peer_open is not None
         theirs = set(c.peer_open.capabilities.families) or {wire.IPV4_UNICAST}
         return tuple(f for f in self.config.families if f in theirs)
 
-    def _fail(self, c: _Connection, err: NotificationError, now: float) -> None:
+    def _fail(self, c: _Connection[C], err: NotificationError, now: float) -> None:
         self.last_error = str(err)
         sent = Notification(err.code, err.subcode, err.data)
         self._send(c, sent.encode(), now)
@@ -369,7 +374,7 @@ class Session:
 
     def _drop(
         self,
-        c: _Connection,
+        c: _Connection[C],
         reason: str,
         now: float,
         *,
