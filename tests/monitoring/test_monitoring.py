@@ -73,13 +73,14 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory: pytest.TempPathFactory) -> Iterator[set[str]]:
-    """Sample names a bgplb-speaker started on loopback (no peers, no services) serves on /metrics."""
+def scrape(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """/metrics of a bgplb-speaker started on loopback (no peers; one pool of 256 addresses, one service in it)."""
     tmp = tmp_path_factory.mktemp("speaker")
     (tmp / "etc").mkdir()
-    (tmp / "etc" / "speaker.yaml").write_text(
-        yaml.safe_dump({"node": {"name": "n1", "router_id": "127.0.0.1", "asn": 64512}})
-    )
+    config = {"node": {"name": "n1", "router_id": "127.0.0.1", "asn": 64512},
+              "pools": [{"name": "public", "addresses": ["198.51.100.0/24"]}],
+              "services": [{"name": "web", "address": "198.51.100.10"}]}  # fmt: skip
+    (tmp / "etc" / "speaker.yaml").write_text(yaml.safe_dump(config))
     port = free_port()
     log = open(tmp / "speaker.log", "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
@@ -97,17 +98,30 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> Iterator[set[str]]:
                 assert proc.poll() is None, (tmp / "speaker.log").read_text()
                 assert time.monotonic() < deadline, "the speaker's /metrics did not answer in 30 s"
                 time.sleep(0.2)
-        names = set()
-        for family in text_string_to_metric_families(text):
-            names.add(family.name)
-            suffixes = {"counter": ("_total", "_created"), "histogram": ("_bucket", "_sum", "_count", "_created"),
-                        "summary": ("_sum", "_count", "_created")}.get(family.type, ())  # fmt: skip
-            names.update(family.name + s for s in suffixes)
-        yield names
+        yield text
     finally:
         proc.terminate()
         proc.wait(timeout=15)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def exported(scrape: str) -> set[str]:
+    """The sample names the speaker serves (a counter's `_total` / `_created` included)."""
+    names = set()
+    for family in text_string_to_metric_families(scrape):
+        names.add(family.name)
+        suffixes = {"counter": ("_total", "_created"), "histogram": ("_bucket", "_sum", "_count", "_created"),
+                    "summary": ("_sum", "_count", "_created")}.get(family.type, ())  # fmt: skip
+        names.update(family.name + s for s in suffixes)
+    return names
+
+
+def test_pool_usage_is_exported(scrape: str) -> None:
+    families = text_string_to_metric_families(scrape)
+    samples = {(s.name, s.labels.get("pool")): s.value for f in families for s in f.samples}
+    assert samples[("bgplb_pool_addresses_in_use", "public")] == 1, samples
+    assert samples[("bgplb_pool_addresses_total", "public")] == 256, samples
 
 
 def test_the_speakers_metrics_are_seen(exported: set[str]) -> None:

@@ -32,6 +32,7 @@ from bgplb.bgp import fsm, wire
 from bgplb.bgp.route import Route
 from bgplb.health import HealthChecker
 from bgplb.metrics import ReloadCounter, SpeakerCollector, serve
+from bgplb.model.addresses import pool_usage
 from bgplb.speaker import PeerSettings, Speaker
 from bgplb.store import SPEAKER_FILE, Store, write_atomic
 from bgplb.transport import GTSM_TTL, gtsm_min_ttl
@@ -143,9 +144,8 @@ class Daemon:
         )
         await api.start()
         if self.args.metrics:
-            collector = SpeakerCollector(
-                lambda: dict(speaker.runners), self._health_state, self.reloads, bfd=speaker.bfd_sessions
-            )
+            collector = SpeakerCollector(lambda: dict(speaker.runners), self._health_state, self.reloads,
+                                         bfd=speaker.bfd_sessions, pools=self._pool_usage)  # fmt: skip
             serve(self.args.metrics, collector)
         self._apply(config, errors)
         if self.drain and self.drain["state"] == "draining":
@@ -249,6 +249,13 @@ class Daemon:
             self.kube = KubernetesSource(config.kubernetes, config.node.name, self._pools, self._on_kubernetes,
                                          node=lambda: (self.config or config).node)  # fmt: skip
             asyncio.get_running_loop().create_task(self.kube.start())
+
+    def _pool_usage(self) -> dict[str, tuple[int, int]]:
+        """Per pool: (service addresses in it, its size), for the metrics."""
+        if self.config is None:
+            return {}
+        config = self._with_sources(self.config)
+        return pool_usage(config.pools, (a for s in config.services for a in s.address))
 
     def _pools(self) -> tuple[model.Pool, ...]:
         return self._with_objects(self.config).pools if self.config else ()

@@ -28,11 +28,13 @@ class SpeakerCollector(Collector):
         health: Callable[[], Mapping[str, bool | None]],
         reloads: ReloadCounter,
         bfd: Callable[[], Mapping[str, object]] | None = None,
+        pools: Callable[[], Mapping[str, tuple[int, int]]] | None = None,
     ) -> None:
         self._runners = runners
         self._health = health
         self._reloads = reloads
         self._bfd = bfd
+        self._pools = pools  # pool name -> (addresses in use by services, addresses in the pool)
 
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily("bgplb_session_up", "1 when the BGP session is Established", labels=["peer"])
@@ -57,6 +59,14 @@ class SpeakerCollector(Collector):
         for result, count in self._reloads.results.items():
             reloads.add_metric([result], float(count))
         yield reloads
+        if self._pools is not None:
+            in_use = GaugeMetricFamily("bgplb_pool_addresses_in_use", "Service addresses inside the pool (config "
+                                       "and Kubernetes services, as this node sees them)", labels=["pool"])  # fmt: skip
+            total = GaugeMetricFamily("bgplb_pool_addresses_total", "Addresses the pool holds", labels=["pool"])
+            for pool, (used, size) in self._pools().items():
+                in_use.add_metric([pool], float(used))
+                total.add_metric([pool], float(size))
+            yield from (in_use, total)
         if self._bfd is not None:
             yield from bfd_metrics(self._bfd())
 

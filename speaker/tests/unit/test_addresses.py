@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from bgplb import model
-from bgplb.model.addresses import ASSIGN_SAMPLE, assign, contains
+from bgplb.model.addresses import ASSIGN_SAMPLE, assign, contains, pool_usage
 from bgplb.store import Store
 
 
@@ -182,3 +182,11 @@ def test_pool_with_auto_assign_off_does_not_hand_out_addresses(tmp_path):
     # an explicit address from it is fine
     store.apply([("service", {"name": "s", "pool": "manual", "address": "198.51.100.7"})])
     assert addresses(store)["s"] == ("198.51.100.7",)
+
+
+def test_pool_usage_counts_distinct_addresses_per_pool_and_the_pool_size():
+    public = model.parse_object("pool", {"name": "public", "addresses": ["198.51.100.0/24", "2001:db8::/120"]})
+    ranged = model.parse_object("pool", {"name": "ranged", "addresses": ["192.0.2.10-192.0.2.19"]})
+    used = ["198.51.100.1", "198.51.100.1", "2001:db8::5", "192.0.2.12", "203.0.113.9"]  # a repeat, one outside
+    assert pool_usage([public, ranged], used) == {"public": (2, 512), "ranged": (1, 10)}
+    assert pool_usage([public], []) == {"public": (0, 512)}

@@ -73,6 +73,19 @@ class _Addresses:
         return str(ip) not in taken
 
 
+def pool_usage(pools: Iterable[Pool], addresses: Iterable[str]) -> dict[str, tuple[int, int]]:
+    """Per pool: (distinct service addresses inside it, addresses it holds). An address outside every pool counts
+    nowhere; one inside overlapping pools (refused by validation) would count in the first."""
+    nets = [(net, pool.name) for pool in pools for net in pool_networks(pool)]
+    used: dict[str, set[str]] = {pool.name: set() for pool in pools}
+    for address in set(addresses):
+        ip = parse_address(address)
+        owner = next((name for net, name in nets if ip.version == net.version and ip in net), None)
+        if owner is not None:
+            used[owner].add(address)
+    return {pool.name: (len(used[pool.name]), _Addresses(pool).size) for pool in pools}
+
+
 def _hash(text: str, size: int = 8) -> bytes:
     return hashlib.blake2b(text.encode(), digest_size=size).digest()
 
