@@ -74,7 +74,8 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def scrape(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """/metrics of a bgplb-speaker started on loopback (no peers; one pool of 256 addresses, one service in it)."""
+    """/metrics of a bgplb-speaker started on loopback (no peers; one pool of 256 addresses, one service in it),
+    MetalLB's names on."""
     tmp = tmp_path_factory.mktemp("speaker")
     (tmp / "etc").mkdir()
     config = {"node": {"name": "n1", "router_id": "127.0.0.1", "asn": 64512},
@@ -85,7 +86,7 @@ def scrape(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log = open(tmp / "speaker.log", "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         [sys.executable, "-m", "bgplb.daemon", "--config-dir", tmp / "etc", "--state-dir", tmp / "state",
-         "--socket", tmp / "api.sock", "--no-listen", "--metrics", f"127.0.0.1:{port}"],
+         "--socket", tmp / "api.sock", "--no-listen", "--metrics", f"127.0.0.1:{port}", "--metrics-metallb-names"],
         stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
@@ -122,6 +123,9 @@ def test_pool_usage_is_exported(scrape: str) -> None:
     samples = {(s.name, s.labels.get("pool")): s.value for f in families for s in f.samples}
     assert samples[("bgplb_pool_addresses_in_use", "public")] == 1, samples
     assert samples[("bgplb_pool_addresses_total", "public")] == 256, samples
+    # the same under MetalLB's names (--metrics-metallb-names), for MetalLB's dashboards
+    assert samples[("metallb_allocator_addresses_in_use_total", "public")] == 1, samples
+    assert samples[("metallb_allocator_addresses_total", "public")] == 256, samples
 
 
 def test_the_speakers_metrics_are_seen(exported: set[str]) -> None:

@@ -145,7 +145,8 @@ class Daemon:
         await api.start()
         if self.args.metrics:
             collector = SpeakerCollector(lambda: dict(speaker.runners), self._health_state, self.reloads,
-                                         bfd=speaker.bfd_sessions, pools=self._pool_usage)  # fmt: skip
+                                         bfd=speaker.bfd_sessions, pools=self._pool_usage,
+                                         metallb_names=self.args.metrics_metallb_names)  # fmt: skip
             serve(self.args.metrics, collector)
         self._apply(config, errors)
         if self.drain and self.drain["state"] == "draining":
@@ -512,6 +513,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-listen", action="store_true", help="only connect out, never accept connections")
     p.add_argument("--port", type=int, default=179, help="BGP listening port")
     p.add_argument("--metrics", metavar="HOST:PORT", help="serve Prometheus metrics here (default: off)")
+    p.add_argument("--metrics-metallb-names", action="store_true",
+                   help="also serve MetalLB's metric names (speaker/docs/metrics.md)")  # fmt: skip
     p.add_argument("--on-sigterm", choices=("graceful-restart", "drain", "withdraw"), default="graceful-restart")
     p.add_argument("--drain-wait", type=float, default=30.0, help="seconds between GRACEFUL_SHUTDOWN and withdraw")
     p.add_argument("--watch-interval", type=float, default=1.0, help="seconds between config directory checks")

@@ -29,12 +29,14 @@ class SpeakerCollector(Collector):
         reloads: ReloadCounter,
         bfd: Callable[[], Mapping[str, object]] | None = None,
         pools: Callable[[], Mapping[str, tuple[int, int]]] | None = None,
+        metallb_names: bool = False,
     ) -> None:
         self._runners = runners
         self._health = health
         self._reloads = reloads
         self._bfd = bfd
         self._pools = pools  # pool name -> (addresses in use by services, addresses in the pool)
+        self._metallb_names = metallb_names  # also MetalLB's names for the same values (metallb_metrics)
 
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily("bgplb_session_up", "1 when the BGP session is Established", labels=["peer"])
@@ -69,6 +71,32 @@ class SpeakerCollector(Collector):
             yield from (in_use, total)
         if self._bfd is not None:
             yield from bfd_metrics(self._bfd())
+        if self._metallb_names:
+            yield from self.metallb_metrics()
+
+    def metallb_metrics(self) -> Iterator[Metric]:
+        """The same values under MetalLB's names, so dashboards and alerts written for MetalLB's speaker and
+        controller read a bgplb node: `peer` is the peer's address (MetalLB labels its BGP series so), `pool` the
+        pool's name."""
+        up = GaugeMetricFamily("metallb_bgp_session_up", "BGP session state (1 is up, 0 is down)", labels=["peer"])
+        prefixes = GaugeMetricFamily("metallb_bgp_announced_prefixes_total", "Number of prefixes currently being "
+                                     "advertised on the BGP session", labels=["peer"])  # fmt: skip
+        updates = CounterMetricFamily("metallb_bgp_updates", "Number of BGP UPDATE messages sent", labels=["peer"])
+        for runner in self._runners().values():
+            address = runner.settings.address
+            up.add_metric([address], 1.0 if runner.session.established_at is not None else 0.0)
+            prefixes.add_metric([address], float(len(runner.ribout)))
+            updates.add_metric([address], float(runner.session.sent[MsgType.UPDATE]))
+        yield from (up, prefixes, updates)
+        if self._pools is not None:
+            in_use = GaugeMetricFamily("metallb_allocator_addresses_in_use_total", "Number of IP addresses in use, "
+                                       "per pool", labels=["pool"])  # fmt: skip
+            total = GaugeMetricFamily("metallb_allocator_addresses_total", "Number of usable IP addresses, per pool",
+                                      labels=["pool"])  # fmt: skip
+            for pool, (used, size) in self._pools().items():
+                in_use.add_metric([pool], float(used))
+                total.add_metric([pool], float(size))
+            yield from (in_use, total)
 
 
 def bfd_metrics(sessions: Mapping[str, object]) -> Iterator[Metric]:
