@@ -118,11 +118,12 @@ def exported(scrape: str) -> set[str]:
     return names
 
 
-def test_pool_usage_is_exported(scrape: str) -> None:
+def test_pool_usage_and_drain_state_are_exported(scrape: str) -> None:
     families = text_string_to_metric_families(scrape)
     samples = {(s.name, s.labels.get("pool")): s.value for f in families for s in f.samples}
     assert samples[("bgplb_pool_addresses_in_use", "public")] == 1, samples
     assert samples[("bgplb_pool_addresses_total", "public")] == 256, samples
+    assert samples[("bgplb_drain_state", None)] == 0 and samples[("bgplb_drain_since_timestamp_seconds", None)] == 0
     # the same under MetalLB's names (--metrics-metallb-names), for MetalLB's dashboards
     assert samples[("metallb_allocator_addresses_in_use_total", "public")] == 1, samples
     assert samples[("metallb_allocator_addresses_total", "public")] == 256, samples

@@ -146,7 +146,8 @@ class Daemon:
         if self.args.metrics:
             collector = SpeakerCollector(lambda: dict(speaker.runners), self._health_state, self.reloads,
                                          bfd=speaker.bfd_sessions, pools=self._pool_usage,
-                                         metallb_names=self.args.metrics_metallb_names)  # fmt: skip
+                                         metallb_names=self.args.metrics_metallb_names,
+                                         drain=lambda: self.drain)  # fmt: skip
             serve(self.args.metrics, collector)
         self._apply(config, errors)
         if self.drain and self.drain["state"] == "draining":

@@ -21,6 +21,9 @@ class ReloadCounter:
     results: dict[str, int] = field(default_factory=lambda: {"ok": 0, "partial": 0, "failed": 0})
 
 
+DRAIN_STATES = {"draining": 1, "drained": 2}
+
+
 class SpeakerCollector(Collector):
     def __init__(
         self,
@@ -30,6 +33,7 @@ class SpeakerCollector(Collector):
         bfd: Callable[[], Mapping[str, object]] | None = None,
         pools: Callable[[], Mapping[str, tuple[int, int]]] | None = None,
         metallb_names: bool = False,
+        drain: Callable[[], Mapping[str, Any] | None] | None = None,
     ) -> None:
         self._runners = runners
         self._health = health
@@ -37,6 +41,7 @@ class SpeakerCollector(Collector):
         self._bfd = bfd
         self._pools = pools  # pool name -> (addresses in use by services, addresses in the pool)
         self._metallb_names = metallb_names  # also MetalLB's names for the same values (metallb_metrics)
+        self._drain = drain  # the daemon's drain state ({state, since, until}) or None
 
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily("bgplb_session_up", "1 when the BGP session is Established", labels=["peer"])
@@ -69,6 +74,15 @@ class SpeakerCollector(Collector):
                 in_use.add_metric([pool], float(used))
                 total.add_metric([pool], float(size))
             yield from (in_use, total)
+        if self._drain is not None:
+            drain = self._drain()
+            drained = GaugeMetricFamily("bgplb_drain_state", "Drain state: 0 announcing normally, 1 draining "
+                                      "(GRACEFUL_SHUTDOWN), 2 drained (withdrawn)")  # fmt: skip
+            drained.add_metric([], float(DRAIN_STATES.get(drain["state"], 0) if drain else 0))
+            since = GaugeMetricFamily("bgplb_drain_since_timestamp_seconds", "When the drain started (Unix time; "
+                                      "0 when not drained)")  # fmt: skip
+            since.add_metric([], float(drain["since"]) if drain else 0.0)
+            yield from (drained, since)
         if self._bfd is not None:
             yield from bfd_metrics(self._bfd())
         if self._metallb_names:
